@@ -1,0 +1,7 @@
+//! stretchwatch: hamstring-stretch monitoring from thigh, shank and pelvis IMUs.
+//!
+//! The pipeline flows one way: source → decode → sync → orientation → kinematics → form → sinks.
+//! Every stage is synchronous and deterministic; time comes from sample timestamps only.
+
+pub mod model;
+pub mod record;
