@@ -3,5 +3,9 @@
 //! The pipeline flows one way: source → decode → sync → orientation → kinematics → form → sinks.
 //! Every stage is synchronous and deterministic; time comes from sample timestamps only.
 
+pub mod calibration;
+pub mod kinematics;
 pub mod model;
+pub mod orientation;
+pub mod pipeline;
 pub mod record;

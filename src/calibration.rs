@@ -1,0 +1,691 @@
+//! Sensor-to-segment calibration (form-spec 1.5): the standing pose gives each segment's long axis
+//! and the zero of the angles; the knee swings give the knee hinge axis in both sensor frames
+//! (Seel et al. 2014 gyro constraint, with a gravity-based thigh axis when the thigh is horizontal);
+//! optional hip hinges give the pelvis medio-lateral axis. Nothing about the mounting is assumed.
+
+use crate::kinematics::{hinge_angle_rad, wrap_pi};
+use crate::model::{ImuSample, SensorRole, TimeWindow};
+use crate::orientation::{OrientationParams, SensorOrientation};
+use crate::record::RecordingHeader;
+use nalgebra::{Matrix2, Matrix3, Matrix4, UnitQuaternion, Vector2, Vector3, Vector4};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Calibration errors: each message tells the user what to do differently.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    /// The recording lacks a window the procedure needs.
+    #[error("no {0} window in the recording header (expected '# {0}: START END')")]
+    MissingWindow(&'static str),
+    /// Too few samples of a sensor inside a window.
+    #[error("only {count} {role} samples in the {window} window: record at least {needed}")]
+    TooFewSamples {
+        /// Sensor.
+        role: SensorRole,
+        /// Window name.
+        window: &'static str,
+        /// Samples seen.
+        count: usize,
+        /// Samples needed.
+        needed: usize,
+    },
+    /// A sensor moved while it should stand still.
+    #[error(
+        "{role} sensor was not still in the standing window (gyro spread {gyro_dev_deg_s:.1} °/s, |acc| {acc_g:.2} g): stand still, upright, knees straight, for 5 s"
+    )]
+    NotStill {
+        /// Sensor.
+        role: SensorRole,
+        /// RMS deviation of the gyro from its mean, °/s.
+        gyro_dev_deg_s: f64,
+        /// Mean accelerometer norm, g.
+        acc_g: f64,
+    },
+    /// The knee swings were unusable.
+    #[error("knee-axis calibration rejected: {0}")]
+    Rejected(String),
+    /// A profile file could not be read or written.
+    #[error("{file}: {message}")]
+    Profile {
+        /// Profile path.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Axes of one segment expressed in its sensor's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentCalibration {
+    /// Unit long axis, pointing distally (segment x).
+    pub long_axis: [f64; 3],
+    /// Unit medio-lateral hinge axis (segment y, flexion positive about it), orthogonal to `long_axis`.
+    pub hinge_axis: [f64; 3],
+    /// Gyro bias measured in the standing window, rad/s.
+    pub gyro_bias_rad_s: [f64; 3],
+}
+
+impl SegmentCalibration {
+    fn new(long_axis: Vector3<f64>, hinge_axis: Vector3<f64>, bias: Vector3<f64>) -> Self {
+        let x = long_axis.normalize();
+        let y = (hinge_axis - x * hinge_axis.dot(&x)).normalize();
+        SegmentCalibration {
+            long_axis: x.into(),
+            hinge_axis: y.into(),
+            gyro_bias_rad_s: bias.into(),
+        }
+    }
+
+    /// `sensor_from_segment`: columns are the segment x, y, z axes in sensor coordinates.
+    pub fn sensor_from_segment(&self) -> Matrix3<f64> {
+        let x = Vector3::from(self.long_axis);
+        let y = Vector3::from(self.hinge_axis);
+        let z = x.cross(&y);
+        Matrix3::from_columns(&[x, y, z])
+    }
+}
+
+/// Fit quality figures of the knee-axis calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationQuality {
+    /// RMS of the hinge-constraint residual divided by the RMS shank rate (0 = perfect hinge).
+    pub knee_residual: f64,
+    /// Knee range covered by the swings (5th to 95th percentile), degrees.
+    pub knee_rom_deg: f64,
+    /// Angle between shank-axis estimates from the two halves of the swings, degrees.
+    pub split_half_deg: f64,
+    /// Overall score in [0, 1] (1 = excellent).
+    pub score: f64,
+    /// How the thigh axis was found: `gravity` (thigh horizontal in the swings) or `gyro`.
+    pub thigh_axis_method: String,
+}
+
+/// A saved calibration: what `calibrate` writes and `replay --calibration` reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationProfile {
+    /// Format version (1).
+    pub version: u32,
+    /// Thigh sensor axes.
+    pub thigh: SegmentCalibration,
+    /// Shank sensor axes.
+    pub shank: SegmentCalibration,
+    /// Pelvis sensor axes, when a pelvis sensor was calibrated.
+    pub pelvis: Option<SegmentCalibration>,
+    /// Knee fit quality.
+    pub quality: CalibrationQuality,
+}
+
+impl CalibrationProfile {
+    /// Writes the profile as TOML.
+    pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
+        let text = toml::to_string_pretty(self).map_err(|e| CalibrationError::Profile {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let text = format!("# stretchwatch calibration profile\n{text}");
+        std::fs::write(path, text).map_err(|e| CalibrationError::Profile {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a profile written by [`save`](Self::save), checking that every axis is a unit vector.
+    pub fn load(path: &Path) -> Result<Self, CalibrationError> {
+        let err = |message: String| CalibrationError::Profile {
+            file: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let p: CalibrationProfile =
+            toml::from_str(&text).map_err(|e| err(e.to_string().replace('\n', " ")))?;
+        if p.version != 1 {
+            return Err(err(format!(
+                "unsupported version {} (expected 1)",
+                p.version
+            )));
+        }
+        let segs = [
+            ("thigh", Some(&p.thigh)),
+            ("shank", Some(&p.shank)),
+            ("pelvis", p.pelvis.as_ref()),
+        ];
+        for (name, s) in segs {
+            if let Some(s) = s {
+                for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
+                    let n = Vector3::from(a).norm();
+                    if !(0.99..=1.01).contains(&n) {
+                        return Err(err(format!(
+                            "{name}.{k} must be a unit vector (norm {n:.3})"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// One buffered sample of a calibration window.
+#[derive(Debug, Clone, Copy)]
+struct WinSample {
+    t_s: f64,
+    gyr: Vector3<f64>,
+    acc: Vector3<f64>,
+    q: UnitQuaternion<f64>,
+}
+
+#[derive(Default)]
+struct StaticAcc {
+    n: usize,
+    acc: Vector3<f64>,
+    gyr: Vector3<f64>,
+    gyr_sq: f64,
+    acc_norm: f64,
+}
+
+/// Streaming calibrator: feed the recording from its start; it runs the same orientation filter as
+/// the pipeline and buffers only the calibration windows.
+pub struct Calibrator {
+    static_w: TimeWindow,
+    functional_w: TimeWindow,
+    pelvis_w: Option<TimeWindow>,
+    orient: [SensorOrientation; 3],
+    statics: [StaticAcc; 3],
+    knee_win: [Vec<WinSample>; 3],
+    pelvis_win: [Vec<WinSample>; 3],
+    seen: [bool; 3],
+    end_s: f64,
+}
+
+impl Calibrator {
+    /// Prepares a calibrator from the header windows and the nominal rate.
+    pub fn new(header: &RecordingHeader, rate_hz: f64) -> Result<Self, CalibrationError> {
+        let static_w = header
+            .calibration_static
+            .ok_or(CalibrationError::MissingWindow("calibration.static"))?;
+        let functional_w = header
+            .calibration_functional
+            .ok_or(CalibrationError::MissingWindow("calibration.functional"))?;
+        let pelvis_w = header.pelvis_calibration_functional;
+        let end_s = [Some(static_w), Some(functional_w), pelvis_w]
+            .iter()
+            .flatten()
+            .map(|w| w.end_s)
+            .fold(0.0, f64::max);
+        let p = OrientationParams::default();
+        Ok(Calibrator {
+            static_w,
+            functional_w,
+            pelvis_w,
+            orient: std::array::from_fn(|_| SensorOrientation::new(rate_hz, &p)),
+            statics: Default::default(),
+            knee_win: Default::default(),
+            pelvis_win: Default::default(),
+            seen: [false; 3],
+            end_s,
+        })
+    }
+
+    /// Time after which no more samples are needed.
+    pub fn end_s(&self) -> f64 {
+        self.end_s
+    }
+
+    /// Feeds one sample (in recording order).
+    pub fn push(&mut self, s: &ImuSample) {
+        let i = s.role.index();
+        self.seen[i] = true;
+        let q = self.orient[i].update(s.t_s, &s.gyr_rad_s, &s.acc_m_s2);
+        if self.static_w.contains(s.t_s) {
+            let st = &mut self.statics[i];
+            st.n += 1;
+            st.acc += s.acc_m_s2;
+            st.gyr += s.gyr_rad_s;
+            st.gyr_sq += s.gyr_rad_s.norm_squared();
+            st.acc_norm += s.acc_m_s2.norm();
+        }
+        let w = WinSample {
+            t_s: s.t_s,
+            gyr: s.gyr_rad_s,
+            acc: s.acc_m_s2,
+            q,
+        };
+        if self.functional_w.contains(s.t_s) && s.role != SensorRole::Pelvis {
+            self.knee_win[i].push(w);
+        }
+        if self.pelvis_w.is_some_and(|pw| pw.contains(s.t_s)) {
+            self.pelvis_win[i].push(w);
+        }
+    }
+
+    /// Computes the profile from everything fed so far.
+    pub fn finish(self) -> Result<CalibrationProfile, CalibrationError> {
+        let rate_guess = |v: &[WinSample]| {
+            if v.len() > 1 {
+                (v.len() - 1) as f64 / (v[v.len() - 1].t_s - v[0].t_s).max(1e-6)
+            } else {
+                0.0
+            }
+        };
+        let mut long = [Vector3::zeros(); 3];
+        let mut bias = [Vector3::zeros(); 3];
+        for role in SensorRole::ALL {
+            let i = role.index();
+            if !self.seen[i] {
+                continue;
+            }
+            let st = &self.statics[i];
+            let needed = (self.static_w.duration_s() * 20.0).max(10.0) as usize;
+            if st.n < needed.min(50) {
+                return Err(CalibrationError::TooFewSamples {
+                    role,
+                    window: "calibration.static",
+                    count: st.n,
+                    needed: needed.min(50),
+                });
+            }
+            let n = st.n as f64;
+            let mean_acc = st.acc / n;
+            let mean_gyr = st.gyr / n;
+            let gyr_dev = (st.gyr_sq / n - mean_gyr.norm_squared()).max(0.0).sqrt();
+            let acc_g = st.acc_norm / n / 9.81;
+            if gyr_dev.to_degrees() > 3.0 || !(0.95..=1.05).contains(&acc_g) {
+                return Err(CalibrationError::NotStill {
+                    role,
+                    gyro_dev_deg_s: gyr_dev.to_degrees(),
+                    acc_g,
+                });
+            }
+            // Standing: specific force points up, so the distal axis is its opposite.
+            long[i] = -mean_acc.normalize();
+            bias[i] = mean_gyr;
+        }
+        for role in [SensorRole::Thigh, SensorRole::Shank] {
+            if !self.seen[role.index()] {
+                return Err(CalibrationError::TooFewSamples {
+                    role,
+                    window: "calibration.static",
+                    count: 0,
+                    needed: 50,
+                });
+            }
+        }
+        let (th, sh) = (SensorRole::Thigh.index(), SensorRole::Shank.index());
+        let (tw, sw) = (&self.knee_win[th], &self.knee_win[sh]);
+        let needed = (self.functional_w.duration_s() * 10.0).max(50.0) as usize;
+        for (role, v) in [(SensorRole::Thigh, tw), (SensorRole::Shank, sw)] {
+            if v.len() < needed {
+                return Err(CalibrationError::TooFewSamples {
+                    role,
+                    window: "calibration.functional",
+                    count: v.len(),
+                    needed,
+                });
+            }
+        }
+        let _ = rate_guess(tw);
+        let pairs = pair_windows(tw, sw);
+        let g1: Vec<Vector3<f64>> = pairs.iter().map(|p| p.0.gyr - bias[th]).collect();
+        let g2: Vec<Vector3<f64>> = pairs.iter().map(|p| p.1.gyr - bias[sh]).collect();
+
+        // Thigh axis: if the thigh lies well away from vertical (seated swings), gravity gives its
+        // anterior direction and the hinge axis follows with its sign; otherwise fit it from the gyros.
+        let mean_acc_t: Vector3<f64> =
+            pairs.iter().map(|p| p.0.acc).sum::<Vector3<f64>>() / pairs.len() as f64;
+        let up_t = mean_acc_t.normalize();
+        let thigh_rms = rms_norm(&g1);
+        let (j1, method) = if up_t.dot(&long[th]).abs() < 45f64.to_radians().cos() {
+            (up_t.cross(&long[th]).normalize(), "gravity")
+        } else if thigh_rms > 10f64.to_radians() {
+            let (j1, _, _) = fit_both_axes(&g1, &g2);
+            (j1, "gyro")
+        } else {
+            return Err(CalibrationError::Rejected(
+                "the thigh neither lay horizontal nor moved during the knee swings: sit on a chair edge with the thigh level and swing the lower leg".into(),
+            ));
+        };
+        let n1: Vec<f64> = g1.iter().map(|g| g.cross(&j1).norm()).collect();
+        let (mut j2, cost) = fit_shank_axis(&g2, &n1);
+        let half = g2.len() / 2;
+        let (ja, _) = fit_shank_axis(&g2[..half], &n1[..half]);
+        let (jb, _) = fit_shank_axis(&g2[half..], &n1[half..]);
+        let split_half_deg = ja.dot(&jb).abs().clamp(0.0, 1.0).acos().to_degrees();
+        let shank_rms = rms_norm(&g2);
+        let knee_residual = if shank_rms > 1e-9 {
+            (cost / g2.len() as f64).sqrt() / shank_rms
+        } else {
+            f64::INFINITY
+        };
+
+        // Signs: the shank axis must agree with the thigh axis (angles near 0..90, not near 180) and
+        // flexion in the swings is positive by definition.
+        let mut thigh_cal = SegmentCalibration::new(long[th], j1, bias[th]);
+        let mut shank_cal = SegmentCalibration::new(long[sh], j2, bias[sh]);
+        let angles = |t: &SegmentCalibration, s: &SegmentCalibration| -> Vec<f64> {
+            swing_angles_deg(&pairs, t, s)
+        };
+        let a_pos = angles(&thigh_cal, &shank_cal);
+        shank_cal = SegmentCalibration::new(long[sh], -j2, bias[sh]);
+        let a_neg = angles(&thigh_cal, &shank_cal);
+        let mut knee = if median_abs(&a_pos) <= median_abs(&a_neg) {
+            shank_cal = SegmentCalibration::new(long[sh], j2, bias[sh]);
+            a_pos
+        } else {
+            j2 = -j2;
+            a_neg
+        };
+        let mean_knee = knee.iter().sum::<f64>() / knee.len() as f64;
+        if mean_knee < 0.0 {
+            thigh_cal = SegmentCalibration::new(long[th], -j1, bias[th]);
+            shank_cal = SegmentCalibration::new(long[sh], -j2, bias[sh]);
+            knee.iter_mut().for_each(|k| *k = -*k);
+        }
+        knee.sort_by(f64::total_cmp);
+        let pct = |p: f64| knee[((knee.len() - 1) as f64 * p).round() as usize];
+        let knee_rom_deg = pct(0.95) - pct(0.05);
+
+        if knee_rom_deg < 30.0 {
+            return Err(CalibrationError::Rejected(format!(
+                "the knee swings covered only {knee_rom_deg:.0}°: swing your lower leg through a larger range (about 60–90°)"
+            )));
+        }
+        if split_half_deg > 10.0 {
+            return Err(CalibrationError::Rejected(format!(
+                "knee-axis estimates from the two halves of the swings differ by {split_half_deg:.0}°: swing the lower leg steadily, without twisting, and repeat"
+            )));
+        }
+        if knee_residual > 0.35 {
+            return Err(CalibrationError::Rejected(format!(
+                "the swings do not fit a hinge (residual {:.0}%): keep the thigh still and the straps tight, and swing only the lower leg",
+                knee_residual * 100.0
+            )));
+        }
+        let score = ((1.0 - knee_residual / 0.35).clamp(0.0, 1.0) * 0.5
+            + (knee_rom_deg / 60.0).min(1.0) * 0.3
+            + (1.0 - split_half_deg / 10.0).clamp(0.0, 1.0) * 0.2)
+            .clamp(0.0, 1.0);
+
+        let pelvis = if self.seen[SensorRole::Pelvis.index()] {
+            self.pelvis_axis(&long, &bias, &thigh_cal)?
+        } else {
+            None
+        };
+        Ok(CalibrationProfile {
+            version: 1,
+            thigh: thigh_cal,
+            shank: shank_cal,
+            pelvis,
+            quality: CalibrationQuality {
+                knee_residual,
+                knee_rom_deg,
+                split_half_deg,
+                score,
+                thigh_axis_method: method.into(),
+            },
+        })
+    }
+
+    /// Pelvis medio-lateral axis from the hip hinges: the principal axis of the pelvis gyro, signed so
+    /// that the hinges are hip flexion.
+    fn pelvis_axis(
+        &self,
+        long: &[Vector3<f64>; 3],
+        bias: &[Vector3<f64>; 3],
+        thigh_cal: &SegmentCalibration,
+    ) -> Result<Option<SegmentCalibration>, CalibrationError> {
+        let (pi, ti) = (SensorRole::Pelvis.index(), SensorRole::Thigh.index());
+        let pw = &self.pelvis_win[pi];
+        if self.pelvis_w.is_none() {
+            return Err(CalibrationError::MissingWindow(
+                "pelvis_calibration.functional",
+            ));
+        }
+        if pw.len() < 50 {
+            return Err(CalibrationError::TooFewSamples {
+                role: SensorRole::Pelvis,
+                window: "pelvis_calibration.functional",
+                count: pw.len(),
+                needed: 50,
+            });
+        }
+        let g: Vec<Vector3<f64>> = pw.iter().map(|s| s.gyr - bias[pi]).collect();
+        let axis = principal_axis(&g);
+        let rom = g.iter().map(|v| v.dot(&axis).abs()).sum::<f64>()
+            * (pw[pw.len() - 1].t_s - pw[0].t_s)
+            / pw.len() as f64;
+        if rom.to_degrees() < 20.0 {
+            return Err(CalibrationError::Rejected(format!(
+                "the hip hinges covered only {:.0}° of pelvis rotation: bend forward at the hips about 30° and back, twice",
+                rom.to_degrees() / 2.0
+            )));
+        }
+        let mut cal = SegmentCalibration::new(long[pi], axis, bias[pi]);
+        let pairs = pair_windows(&self.pelvis_win[ti], pw);
+        // Hip flexion = −(rotation from pelvis to thigh about +y); hinging forward must be positive.
+        let mean_hip: f64 = pairs
+            .iter()
+            .map(|(t, p)| {
+                let r_t = t.q.to_rotation_matrix().into_inner() * thigh_cal.sensor_from_segment();
+                let r_p = p.q.to_rotation_matrix().into_inner() * cal.sensor_from_segment();
+                -hinge_angle_rad(&r_p, &r_t, instant_delta(&r_p, &r_t))
+            })
+            .sum::<f64>()
+            / pairs.len().max(1) as f64;
+        if mean_hip < 0.0 {
+            cal = SegmentCalibration::new(long[pi], -axis, bias[pi]);
+        }
+        Ok(Some(cal))
+    }
+}
+
+/// Pairs each sample of `a` with the sample of `b` nearest in time (both sorted).
+fn pair_windows<'a>(a: &'a [WinSample], b: &'a [WinSample]) -> Vec<(&'a WinSample, &'a WinSample)> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for s in a {
+        while j + 1 < b.len() && (b[j + 1].t_s - s.t_s).abs() <= (b[j].t_s - s.t_s).abs() {
+            j += 1;
+        }
+        if let Some(bj) = b.get(j) {
+            if (bj.t_s - s.t_s).abs() < 0.05 {
+                out.push((s, bj));
+            }
+        }
+    }
+    out
+}
+
+/// Heading offset that aligns the two hinge axes' horizontal projections.
+fn instant_delta(a: &Matrix3<f64>, b: &Matrix3<f64>) -> f64 {
+    let (ya, yb) = (a.column(1), b.column(1));
+    wrap_pi(ya.y.atan2(ya.x) - yb.y.atan2(yb.x))
+}
+
+fn swing_angles_deg(
+    pairs: &[(&WinSample, &WinSample)],
+    t: &SegmentCalibration,
+    s: &SegmentCalibration,
+) -> Vec<f64> {
+    let (ft, fs) = (t.sensor_from_segment(), s.sensor_from_segment());
+    pairs
+        .iter()
+        .map(|(a, b)| {
+            let r_t = a.q.to_rotation_matrix().into_inner() * ft;
+            let r_s = b.q.to_rotation_matrix().into_inner() * fs;
+            hinge_angle_rad(&r_t, &r_s, instant_delta(&r_t, &r_s)).to_degrees()
+        })
+        .collect()
+}
+
+fn median_abs(v: &[f64]) -> f64 {
+    let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+    a.sort_by(f64::total_cmp);
+    a.get(a.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn rms_norm(v: &[Vector3<f64>]) -> f64 {
+    (v.iter().map(|g| g.norm_squared()).sum::<f64>() / v.len().max(1) as f64).sqrt()
+}
+
+/// Dominant direction of a set of rate vectors (sign arbitrary).
+pub fn principal_axis(v: &[Vector3<f64>]) -> Vector3<f64> {
+    let m: Matrix3<f64> = v.iter().map(|g| g * g.transpose()).sum();
+    let eig = m.symmetric_eigen();
+    let imax = eig.eigenvalues.imax();
+    eig.eigenvectors.column(imax).normalize()
+}
+
+/// Two unit vectors orthogonal to `j` and each other.
+fn tangent_basis(j: &Vector3<f64>) -> (Vector3<f64>, Vector3<f64>) {
+    let helper = if j.x.abs() < 0.9 {
+        Vector3::x()
+    } else {
+        Vector3::y()
+    };
+    let e1 = j.cross(&helper).normalize();
+    let e2 = j.cross(&e1);
+    (e1, e2)
+}
+
+/// ‖g × j‖ and its gradient with respect to j.
+fn cross_norm_grad(g: &Vector3<f64>, j: &Vector3<f64>) -> (f64, Vector3<f64>) {
+    let c = g.cross(j);
+    let n = c.norm();
+    if n < 1e-12 {
+        (0.0, Vector3::zeros())
+    } else {
+        (n, c.cross(g) / n)
+    }
+}
+
+/// Shank hinge axis minimising Σ(‖g2 × j2‖ − n1)², by Gauss–Newton from several starts.
+fn fit_shank_axis(g2: &[Vector3<f64>], n1: &[f64]) -> (Vector3<f64>, f64) {
+    let cost = |j: &Vector3<f64>| -> f64 {
+        g2.iter()
+            .zip(n1)
+            .map(|(g, n)| (g.cross(j).norm() - n).powi(2))
+            .sum()
+    };
+    let mut starts = vec![principal_axis(g2)];
+    starts.extend([Vector3::x(), Vector3::y(), Vector3::z()]);
+    starts.push(Vector3::new(1.0, 1.0, 1.0).normalize());
+    let mut best = (starts[0], f64::INFINITY);
+    for s in starts {
+        let mut j = s;
+        for _ in 0..30 {
+            let (e1, e2) = tangent_basis(&j);
+            let mut jtj = Matrix2::zeros();
+            let mut jtr = Vector2::zeros();
+            for (g, n) in g2.iter().zip(n1) {
+                let (v, grad) = cross_norm_grad(g, &j);
+                let row = Vector2::new(grad.dot(&e1), grad.dot(&e2));
+                jtj += row * row.transpose();
+                jtr += row * (v - n);
+            }
+            jtj += Matrix2::identity() * 1e-9;
+            let Some(step) = jtj.lu().solve(&(-jtr)) else {
+                break;
+            };
+            j = (j + e1 * step.x + e2 * step.y).normalize();
+            if step.norm() < 1e-9 {
+                break;
+            }
+        }
+        let c = cost(&j);
+        if c < best.1 {
+            best = (j, c);
+        }
+    }
+    best
+}
+
+/// Both hinge axes from Σ(‖g1 × j1‖ − ‖g2 × j2‖)² (Seel 2014), for when the thigh moves.
+fn fit_both_axes(g1: &[Vector3<f64>], g2: &[Vector3<f64>]) -> (Vector3<f64>, Vector3<f64>, f64) {
+    let cost = |a: &Vector3<f64>, b: &Vector3<f64>| -> f64 {
+        g1.iter()
+            .zip(g2)
+            .map(|(x, y)| (x.cross(a).norm() - y.cross(b).norm()).powi(2))
+            .sum()
+    };
+    let dirs = [
+        Vector3::x(),
+        Vector3::y(),
+        Vector3::z(),
+        Vector3::new(1.0, 1.0, 0.0).normalize(),
+        Vector3::new(0.0, 1.0, 1.0).normalize(),
+        Vector3::new(1.0, 0.0, 1.0).normalize(),
+    ];
+    let mut best = (Vector3::x(), Vector3::x(), f64::INFINITY);
+    for a0 in dirs {
+        for b0 in [principal_axis(g2), Vector3::x(), Vector3::y(), Vector3::z()] {
+            let (mut a, mut b) = (a0, b0);
+            for _ in 0..40 {
+                let (a1, a2) = tangent_basis(&a);
+                let (b1, b2) = tangent_basis(&b);
+                let mut jtj = Matrix4::zeros();
+                let mut jtr = Vector4::zeros();
+                for (x, y) in g1.iter().zip(g2) {
+                    let (va, ga) = cross_norm_grad(x, &a);
+                    let (vb, gb) = cross_norm_grad(y, &b);
+                    let row = Vector4::new(ga.dot(&a1), ga.dot(&a2), -gb.dot(&b1), -gb.dot(&b2));
+                    jtj += row * row.transpose();
+                    jtr += row * (va - vb);
+                }
+                jtj += Matrix4::identity() * 1e-9;
+                let Some(step) = jtj.lu().solve(&(-jtr)) else {
+                    break;
+                };
+                a = (a + a1 * step[0] + a2 * step[1]).normalize();
+                b = (b + b1 * step[2] + b2 * step[3]).normalize();
+                if step.norm() < 1e-9 {
+                    break;
+                }
+            }
+            let c = cost(&a, &b);
+            if c < best.2 {
+                best = (a, b, c);
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shank_axis_fit_recovers_axis_with_still_thigh() {
+        let axis = Vector3::new(0.3, -0.8, 0.5).normalize();
+        let g2: Vec<Vector3<f64>> = (0..500)
+            .map(|i| {
+                axis * (i as f64 * 0.05).sin() * 3.0
+                    + Vector3::new(0.0, 0.01, 0.0) * (i as f64).cos()
+            })
+            .collect();
+        let n1 = vec![0.0; g2.len()];
+        let (j, _) = fit_shank_axis(&g2, &n1);
+        assert!(j.dot(&axis).abs() > 0.999, "{j:?}");
+    }
+
+    #[test]
+    fn seel_fit_recovers_both_axes() {
+        // Thigh rotates about a1 and the shank about a2 plus the thigh's rotation mapped into it.
+        let a1 = Vector3::new(0.1, 0.9, -0.3).normalize();
+        let r = nalgebra::Rotation3::from_euler_angles(0.4, -0.2, 1.1);
+        let a2 = r * a1;
+        let mut g1 = Vec::new();
+        let mut g2 = Vec::new();
+        for i in 0..800 {
+            let t = i as f64 * 0.01;
+            let w_t = a1 * (1.3 * t).sin() * 2.0 + Vector3::new(0.5, 0.1, 0.2) * (0.7 * t).cos();
+            let knee = (2.0 * t).cos() * 4.0;
+            // Shank frame = thigh frame rotated by r (knee angle change ignored: small-angle check).
+            g1.push(w_t);
+            g2.push(r * w_t + a2 * knee);
+        }
+        let (j1, j2, _) = fit_both_axes(&g1, &g2);
+        assert!(j1.dot(&a1).abs() > 0.99, "{j1:?}");
+        assert!(j2.dot(&a2).abs() > 0.99, "{j2:?}");
+    }
+}

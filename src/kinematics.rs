@@ -1,0 +1,243 @@
+//! Joint angles from calibrated segment orientations (form-spec 1.1).
+//!
+//! Segment frames follow form-spec 5.1: x distal along the long axis, z anterior, y = z × x (the
+//! medio-lateral hinge axis, knee flexion positive about +y). Each sensor's 6D orientation has its own
+//! drifting heading; the hinge constraint (both segments share the hinge axis in the world) gives the
+//! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
+
+use crate::calibration::CalibrationProfile;
+use crate::model::StretchType;
+use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
+
+/// Settings of the joint-angle stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KinematicsParams {
+    /// Time constant of the relative-heading filter, seconds.
+    pub heading_tau_s: f64,
+    /// Minimum horizontal share of both hinge axes for a heading update (axis not near vertical).
+    pub min_horizontal: f64,
+}
+
+impl Default for KinematicsParams {
+    fn default() -> Self {
+        KinematicsParams {
+            heading_tau_s: 2.0,
+            min_horizontal: 0.5,
+        }
+    }
+}
+
+/// Low-pass filter of the heading offset that maps `b`'s world onto `a`'s world about the vertical.
+#[derive(Debug, Clone, Copy)]
+pub struct HingeHeading {
+    /// Filtered (cos δ, sin δ), not normalised between updates.
+    cs: Option<(f64, f64)>,
+}
+
+impl HingeHeading {
+    /// A filter with no estimate yet.
+    pub fn new() -> Self {
+        HingeHeading { cs: None }
+    }
+
+    /// Updates from the two world hinge axes and returns δ, the rotation about world z applied to `b`.
+    pub fn update(
+        &mut self,
+        axis_a_world: &Vector3<f64>,
+        axis_b_world: &Vector3<f64>,
+        dt_s: f64,
+        params: &KinematicsParams,
+    ) -> f64 {
+        let ha = axis_a_world.xy().norm();
+        let hb = axis_b_world.xy().norm();
+        if ha >= params.min_horizontal && hb >= params.min_horizontal {
+            let d = axis_a_world.y.atan2(axis_a_world.x) - axis_b_world.y.atan2(axis_b_world.x);
+            let (c, s) = (d.cos(), d.sin());
+            self.cs = Some(match self.cs {
+                None => (c, s),
+                Some((c0, s0)) => {
+                    let k = (dt_s / params.heading_tau_s).clamp(0.0, 1.0);
+                    (c0 + k * (c - c0), s0 + k * (s - s0))
+                }
+            });
+        }
+        self.cs.map(|(c, s)| s.atan2(c)).unwrap_or(0.0)
+    }
+
+    /// The current estimate, if any.
+    pub fn delta_rad(&self) -> Option<f64> {
+        self.cs.map(|(c, s)| s.atan2(c))
+    }
+}
+
+impl Default for HingeHeading {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Rotation about +y that takes segment frame `a` to segment frame `b` after aligning headings with δ:
+/// the flexion angle for `R_b = R_a · R_y(θ)`.
+pub fn hinge_angle_rad(
+    world_from_a: &Matrix3<f64>,
+    world_from_b: &Matrix3<f64>,
+    delta_rad: f64,
+) -> f64 {
+    let rz = Rotation3::from_axis_angle(&Vector3::z_axis(), delta_rad);
+    let rel = world_from_a.transpose() * rz.matrix() * world_from_b;
+    (rel[(0, 2)] - rel[(2, 0)]).atan2(rel[(0, 0)] + rel[(2, 2)])
+}
+
+/// Signed sagittal angle β of a segment, with `R = R_z(h)·R_y(β)`: heading-free and drift-free.
+pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
+    let x = world_from_segment.column(0);
+    let z = world_from_segment.column(2);
+    (-x.z).atan2(z.z)
+}
+
+/// Long-axis elevation above horizontal (leg-raise angle for the thigh).
+pub fn elevation_rad(world_from_segment: &Matrix3<f64>) -> f64 {
+    world_from_segment[(2, 0)].clamp(-1.0, 1.0).asin()
+}
+
+/// Wraps an angle to (−π, π].
+pub fn wrap_pi(a: f64) -> f64 {
+    let w = (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+    if w <= -std::f64::consts::PI {
+        w + std::f64::consts::TAU
+    } else {
+        w
+    }
+}
+
+/// Per-frame sensor orientations handed to the joint-angle stage (`world_from_sensor`).
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentInputs {
+    /// Thigh sensor orientation.
+    pub thigh: UnitQuaternion<f64>,
+    /// Shank sensor orientation.
+    pub shank: UnitQuaternion<f64>,
+    /// Pelvis sensor orientation, if the sensor is worn.
+    pub pelvis: Option<UnitQuaternion<f64>>,
+}
+
+/// Angles of one frame in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AnglesDeg {
+    /// Knee flexion from the hinge model.
+    pub knee_flexion_deg: f64,
+    /// Knee flexion from the sagittal inclination difference (cross-check).
+    pub knee_sagittal_deg: f64,
+    /// Thigh elevation above horizontal.
+    pub leg_raise_deg: f64,
+    /// Hip flexion from pelvis and thigh, when a calibrated pelvis sensor is present.
+    pub hip_flexion_deg: Option<f64>,
+    /// Pelvic tilt (anterior positive) relative to the posture's reference (ψ = 0° supine, 90° upright).
+    pub pelvic_tilt_deg: Option<f64>,
+}
+
+/// Stateful joint-angle stage: calibration plus the two hinge-heading filters.
+pub struct Kinematics {
+    thigh_from_seg: Matrix3<f64>,
+    shank_from_seg: Matrix3<f64>,
+    pelvis_from_seg: Option<Matrix3<f64>>,
+    stretch: StretchType,
+    knee_heading: HingeHeading,
+    hip_heading: HingeHeading,
+    params: KinematicsParams,
+}
+
+impl Kinematics {
+    /// Builds the stage from a calibration profile.
+    pub fn new(
+        profile: &CalibrationProfile,
+        stretch: StretchType,
+        params: KinematicsParams,
+    ) -> Self {
+        Kinematics {
+            thigh_from_seg: profile.thigh.sensor_from_segment(),
+            shank_from_seg: profile.shank.sensor_from_segment(),
+            pelvis_from_seg: profile.pelvis.as_ref().map(|p| p.sensor_from_segment()),
+            stretch,
+            knee_heading: HingeHeading::new(),
+            hip_heading: HingeHeading::new(),
+            params,
+        }
+    }
+
+    /// Computes the angles of one frame; `dt_s` is the time since the previous frame.
+    pub fn update(&mut self, inp: &SegmentInputs, dt_s: f64) -> AnglesDeg {
+        let r_t = inp.thigh.to_rotation_matrix().into_inner() * self.thigh_from_seg;
+        let r_s = inp.shank.to_rotation_matrix().into_inner() * self.shank_from_seg;
+        let y_t: Vector3<f64> = r_t.column(1).into();
+        let y_s: Vector3<f64> = r_s.column(1).into();
+        let d = self.knee_heading.update(&y_t, &y_s, dt_s, &self.params);
+        let knee = hinge_angle_rad(&r_t, &r_s, d);
+        let knee_sag = wrap_pi(sagittal_pitch_rad(&r_s) - sagittal_pitch_rad(&r_t));
+        let leg_raise = elevation_rad(&r_t);
+        let (hip, tilt) = match (inp.pelvis, self.pelvis_from_seg) {
+            (Some(qp), Some(p_from_seg)) => {
+                let r_p = qp.to_rotation_matrix().into_inner() * p_from_seg;
+                let y_p: Vector3<f64> = r_p.column(1).into();
+                let dh = self.hip_heading.update(&y_p, &y_t, dt_s, &self.params);
+                // R_thigh = R_pelvis · R_y(−θh).
+                let hip = -hinge_angle_rad(&r_p, &r_t, dh);
+                let psi = match self.stretch {
+                    StretchType::Supine => 0.0,
+                    _ => std::f64::consts::FRAC_PI_2,
+                };
+                let tilt = wrap_pi(sagittal_pitch_rad(&r_p) - psi);
+                (Some(hip.to_degrees()), Some(tilt.to_degrees()))
+            }
+            _ => (None, None),
+        };
+        AnglesDeg {
+            knee_flexion_deg: knee.to_degrees(),
+            knee_sagittal_deg: knee_sag.to_degrees(),
+            leg_raise_deg: leg_raise.to_degrees(),
+            hip_flexion_deg: hip,
+            pelvic_tilt_deg: tilt,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ry(b: f64) -> Matrix3<f64> {
+        *Rotation3::from_axis_angle(&Vector3::y_axis(), b).matrix()
+    }
+    fn rz(b: f64) -> Matrix3<f64> {
+        *Rotation3::from_axis_angle(&Vector3::z_axis(), b).matrix()
+    }
+
+    #[test]
+    fn hinge_angle_ignores_heading_offsets() {
+        let thigh = ry(0.3);
+        let shank = thigh * ry(0.7);
+        let mut h = HingeHeading::new();
+        let p = KinematicsParams::default();
+        // Shank estimate rotated by an unknown heading of 40°.
+        let shank_est = rz(0.7) * shank;
+        let d = h.update(
+            &thigh.column(1).into(),
+            &shank_est.column(1).into(),
+            0.01,
+            &p,
+        );
+        assert!((hinge_angle_rad(&thigh, &shank_est, d) - 0.7).abs() < 1e-12);
+        assert!(
+            (wrap_pi(sagittal_pitch_rad(&shank_est) - sagittal_pitch_rad(&thigh)) - 0.7).abs()
+                < 1e-12
+        );
+    }
+
+    #[test]
+    fn elevation_matches_spec_supine_check() {
+        // Supine, pelvis flat: R_thigh = R_y(−θh); θte = θh.
+        let th = 70f64.to_radians();
+        assert!((elevation_rad(&ry(-th)) - th).abs() < 1e-12);
+        assert!((wrap_pi(3.5 * std::f64::consts::PI) + 0.5 * std::f64::consts::PI).abs() < 1e-12);
+    }
+}

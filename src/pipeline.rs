@@ -1,0 +1,206 @@
+//! The synchronous core: samples in, joint-angle frames out.
+//!
+//! Per sample: orientation (VQF) of that sensor. Frames are emitted on a fixed grid of the nominal
+//! rate as soon as every worn sensor has a sample at or after the grid time; each sensor's
+//! orientation is interpolated (slerp) to the grid instant, so timestamp offsets between sensors
+//! and dropped samples do not skew the angles. No allocation per sample, no clock reads.
+
+use crate::calibration::CalibrationProfile;
+use crate::kinematics::{Kinematics, KinematicsParams, SegmentInputs};
+use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
+use crate::orientation::{OrientationParams, SensorOrientation};
+use nalgebra::UnitQuaternion;
+
+/// Gaps longer than this (seconds) between two samples of a sensor mark the frames inside as `gap`.
+pub const INTERPOLATION_LIMIT_S: f64 = 0.2;
+
+#[derive(Clone, Copy)]
+struct Stamped {
+    t_s: f64,
+    q: UnitQuaternion<f64>,
+}
+
+/// Recent samples kept per sensor: enough to bracket a frame while another sensor lags behind.
+const HISTORY: usize = 16;
+
+struct SensorTrack {
+    orient: SensorOrientation,
+    ring: [Stamped; HISTORY],
+    len: usize,
+    head: usize,
+    cur: Option<Stamped>,
+}
+
+impl SensorTrack {
+    fn push(&mut self, s: Stamped) {
+        self.head = (self.head + 1) % HISTORY;
+        self.ring[self.head] = s;
+        self.len = (self.len + 1).min(HISTORY);
+        self.cur = Some(s);
+    }
+
+    /// The i-th most recent sample (0 = newest).
+    fn back(&self, i: usize) -> Stamped {
+        self.ring[(self.head + HISTORY - i) % HISTORY]
+    }
+
+    /// Orientation at `t_s`, interpolated between the samples that bracket it, and whether they
+    /// bracket a gap longer than the interpolation limit.
+    fn at(&self, t_s: f64) -> Option<(UnitQuaternion<f64>, bool)> {
+        let cur = self.cur?;
+        if t_s >= cur.t_s || self.len < 2 {
+            return Some((cur.q, false));
+        }
+        for i in 1..self.len {
+            let (lo, hi) = (self.back(i), self.back(i - 1));
+            if lo.t_s <= t_s {
+                let span = hi.t_s - lo.t_s;
+                if span <= 0.0 {
+                    return Some((hi.q, false));
+                }
+                let k = ((t_s - lo.t_s) / span).clamp(0.0, 1.0);
+                let q = lo.q.try_slerp(&hi.q, k, 1e-9).unwrap_or(hi.q);
+                return Some((q, span > INTERPOLATION_LIMIT_S));
+            }
+        }
+        Some((self.back(self.len - 1).q, false))
+    }
+}
+
+/// Settings of the whole core.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PipelineParams {
+    /// Orientation filter settings.
+    pub orientation: OrientationParams,
+    /// Joint-angle settings.
+    pub kinematics: KinematicsParams,
+}
+
+/// Composes sync, orientation and kinematics; live mode and replay both drive this.
+pub struct Pipeline {
+    tracks: [Option<SensorTrack>; 3],
+    kin: Kinematics,
+    rate_hz: f64,
+    next_k: Option<i64>,
+    last_frame_t_s: Option<f64>,
+    stretch: StretchType,
+    has_pelvis: bool,
+}
+
+impl Pipeline {
+    /// Builds the core for the worn sensors implied by the profile (pelvis only if calibrated).
+    pub fn new(
+        profile: &CalibrationProfile,
+        stretch: StretchType,
+        rate_hz: f64,
+        params: PipelineParams,
+    ) -> Self {
+        let has_pelvis = profile.pelvis.is_some();
+        let mk = |on: bool| {
+            on.then(|| SensorTrack {
+                orient: SensorOrientation::new(rate_hz, &params.orientation),
+                ring: [Stamped {
+                    t_s: 0.0,
+                    q: UnitQuaternion::identity(),
+                }; HISTORY],
+                len: 0,
+                head: 0,
+                cur: None,
+            })
+        };
+        Pipeline {
+            tracks: [mk(true), mk(true), mk(has_pelvis)],
+            kin: Kinematics::new(profile, stretch, params.kinematics),
+            rate_hz,
+            next_k: None,
+            last_frame_t_s: None,
+            stretch,
+            has_pelvis,
+        }
+    }
+
+    /// Output frame rate, Hz.
+    pub fn rate_hz(&self) -> f64 {
+        self.rate_hz
+    }
+
+    /// Feeds one sample; calls `emit` for every frame that became complete.
+    pub fn push(&mut self, s: &ImuSample, mut emit: impl FnMut(&JointAngles)) {
+        let Some(track) = self.tracks[s.role.index()].as_mut() else {
+            return; // a sensor the profile does not cover (e.g. an uncalibrated pelvis)
+        };
+        let q = track.orient.update(s.t_s, &s.gyr_rad_s, &s.acc_m_s2);
+        track.push(Stamped { t_s: s.t_s, q });
+
+        // Frames up to the earliest "latest sample" of all worn sensors are complete.
+        let mut ready_t = f64::INFINITY;
+        for t in self.tracks.iter().flatten() {
+            match t.cur {
+                Some(c) => ready_t = ready_t.min(c.t_s),
+                None => return,
+            }
+        }
+        let k0 = *self
+            .next_k
+            .get_or_insert_with(|| (ready_t * self.rate_hz - 1e-9).ceil() as i64);
+        let mut k = k0;
+        loop {
+            let t = k as f64 / self.rate_hz;
+            if t > ready_t + 1e-9 {
+                break;
+            }
+            let frame = self.frame_at(t);
+            emit(&frame);
+            k += 1;
+        }
+        self.next_k = Some(k);
+    }
+
+    fn frame_at(&mut self, t_s: f64) -> JointAngles {
+        let mut gap = false;
+        let mut get = |role: SensorRole| {
+            self.tracks[role.index()].as_ref().and_then(|tr| {
+                let (q, g) = tr.at(t_s)?;
+                gap |= g;
+                Some(q)
+            })
+        };
+        let thigh = get(SensorRole::Thigh).unwrap_or_default();
+        let shank = get(SensorRole::Shank).unwrap_or_default();
+        let pelvis = get(SensorRole::Pelvis);
+        let dt = self
+            .last_frame_t_s
+            .map(|p| t_s - p)
+            .unwrap_or(1.0 / self.rate_hz);
+        self.last_frame_t_s = Some(t_s);
+        let a = self.kin.update(
+            &SegmentInputs {
+                thigh,
+                shank,
+                pelvis,
+            },
+            dt,
+        );
+        // Without a pelvis sensor, supine uses the leg-raise angle as the hip-flexion proxy
+        // (form-spec 1.2); seated and standing have no hip angle.
+        let hip = match (a.hip_flexion_deg, self.stretch) {
+            (Some(h), _) => Some(h),
+            (None, StretchType::Supine) => Some(a.leg_raise_deg),
+            (None, _) => None,
+        };
+        JointAngles {
+            t_s,
+            knee_flexion_deg: Some(a.knee_flexion_deg),
+            hip_flexion_deg: hip,
+            leg_raise_deg: Some(a.leg_raise_deg),
+            pelvic_tilt_deg: a.pelvic_tilt_deg,
+            knee_sagittal_deg: Some(a.knee_sagittal_deg),
+            gap,
+        }
+    }
+
+    /// Whether a calibrated pelvis sensor takes part.
+    pub fn has_pelvis(&self) -> bool {
+        self.has_pelvis
+    }
+}
