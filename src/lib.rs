@@ -9,3 +9,4 @@ pub mod model;
 pub mod orientation;
 pub mod pipeline;
 pub mod record;
+pub mod replay;

@@ -1,8 +1,10 @@
 //! Readers and writers for the recording formats of DESIGN section 3.
 
+pub mod angles_csv;
 mod header;
 pub mod imu_csv;
 
+pub use angles_csv::AnglesCsvWriter;
 pub use header::{Marker, RecordingHeader};
 pub use imu_csv::{ImuCsvReader, ImuCsvWriter};
 

@@ -1,0 +1,232 @@
+//! Replaying a recording file through the core pipeline.
+//!
+//! Two streaming passes, so memory stays flat whatever the file size: the first reads only up to the
+//! end of the calibration windows (calibration and rate), the second runs the pipeline over it all.
+
+use crate::calibration::{CalibrationError, CalibrationProfile, Calibrator};
+use crate::model::{JointAngles, SensorRole, StretchType};
+use crate::pipeline::{Pipeline, PipelineParams};
+use crate::record::{ImuCsvReader, RecordError, RecordingHeader};
+use std::path::{Path, PathBuf};
+
+/// Errors of a replay run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The recording is unreadable or malformed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// Calibration failed or the profile is unusable.
+    #[error("{file}: {source}")]
+    Calibration {
+        /// Recording or profile concerned.
+        file: PathBuf,
+        /// Underlying problem.
+        source: CalibrationError,
+    },
+    /// The recording has no samples of a sensor the pipeline needs.
+    #[error("{file}: no {role} samples in the recording (stretchwatch needs thigh and shank sensors)")]
+    MissingSensor {
+        /// Recording.
+        file: PathBuf,
+        /// Missing sensor.
+        role: SensorRole,
+    },
+}
+
+/// How to run a replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Skip and count malformed rows instead of stopping.
+    pub skip_bad_rows: bool,
+    /// Use this saved profile instead of calibrating from the recording's header windows.
+    pub calibration: Option<PathBuf>,
+    /// Core settings.
+    pub params: PipelineParams,
+}
+
+/// What a replay saw: the human summary and the figures tests check.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySummary {
+    /// Recording header.
+    pub header: RecordingHeader,
+    /// Profile used.
+    pub profile: Option<CalibrationProfile>,
+    /// Whether the profile came from the recording itself.
+    pub calibrated_from_recording: bool,
+    /// First and last sample time.
+    pub t_first_s: f64,
+    /// Last sample time.
+    pub t_last_s: f64,
+    /// Samples per sensor role (thigh, shank, pelvis).
+    pub samples: [usize; 3],
+    /// Frames emitted.
+    pub frames: usize,
+    /// Frames marked as spanning a gap.
+    pub gap_frames: usize,
+    /// Output rate, Hz.
+    pub rate_hz: f64,
+    /// Rows skipped with `--skip-bad-rows`.
+    pub skipped_rows: usize,
+    /// Min and max knee flexion over the exercise block.
+    pub knee_range_deg: Option<(f64, f64)>,
+    /// Min and max leg-raise angle over the exercise block.
+    pub leg_raise_range_deg: Option<(f64, f64)>,
+    /// Min and max hip flexion over the exercise block.
+    pub hip_range_deg: Option<(f64, f64)>,
+}
+
+impl ReplaySummary {
+    /// Sample rate of one sensor over the recording, Hz.
+    pub fn rate_of(&self, role: SensorRole) -> Option<f64> {
+        let n = self.samples[role.index()];
+        let d = self.t_last_s - self.t_first_s;
+        (n > 1 && d > 0.0).then(|| (n - 1) as f64 / d)
+    }
+}
+
+/// Everything the second pass needs, found by the first.
+struct Prepared {
+    header: RecordingHeader,
+    profile: CalibrationProfile,
+    from_recording: bool,
+    rate_hz: f64,
+}
+
+fn prepare(path: &Path, opts: &ReplayOptions) -> Result<Prepared, ReplayError> {
+    let mut reader = ImuCsvReader::open(path, opts.skip_bad_rows)?;
+    let header = reader.header().clone();
+    let cal_err = |file: &Path, source| ReplayError::Calibration {
+        file: file.to_path_buf(),
+        source,
+    };
+    let cal_end_s = match &opts.calibration {
+        Some(_) => None,
+        None => Some(
+            [header.calibration_static, header.calibration_functional, header.pelvis_calibration_functional]
+                .iter()
+                .flatten()
+                .map(|w| w.end_s)
+                .fold(f64::NEG_INFINITY, f64::max),
+        ),
+    };
+    // Bounded by the calibration windows (or 2 s of data for the rate estimate).
+    let mut head = Vec::new();
+    let mut seen = [false; 3];
+    while let Some(s) = reader.next_sample()? {
+        seen[s.role.index()] = true;
+        let t0 = head.first().map(|f: &crate::model::ImuSample| f.t_s).unwrap_or(s.t_s);
+        let done = match cal_end_s {
+            Some(end) => s.t_s > end && s.t_s - t0 > 2.0,
+            None => s.t_s - t0 > 2.0,
+        };
+        if done && seen[0] && seen[1] {
+            break;
+        }
+        head.push(s);
+    }
+    for role in [SensorRole::Thigh, SensorRole::Shank] {
+        if !seen[role.index()] {
+            return Err(ReplayError::MissingSensor {
+                file: path.to_path_buf(),
+                role,
+            });
+        }
+    }
+    let rate_hz = header.rate_hz.unwrap_or_else(|| estimate_rate(&head));
+    let (profile, from_recording) = match &opts.calibration {
+        Some(p) => (CalibrationProfile::load(p).map_err(|e| cal_err(p, e))?, false),
+        None => {
+            let mut c = Calibrator::new(&header, rate_hz).map_err(|e| cal_err(path, e))?;
+            head.iter().for_each(|s| c.push(s));
+            (c.finish().map_err(|e| cal_err(path, e))?, true)
+        }
+    };
+    Ok(Prepared {
+        header,
+        profile,
+        from_recording,
+        rate_hz,
+    })
+}
+
+/// Nominal rate from the thigh's sample intervals (median, robust to drops).
+fn estimate_rate(samples: &[crate::model::ImuSample]) -> f64 {
+    let t: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.role == SensorRole::Thigh)
+        .map(|s| s.t_s)
+        .collect();
+    let mut dts: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+    if dts.is_empty() {
+        return 100.0;
+    }
+    dts.sort_by(f64::total_cmp);
+    round_rate(1.0 / dts[dts.len() / 2])
+}
+
+/// Snaps an estimated rate to a nearby round value (sensor rates are nominal integers).
+fn round_rate(r: f64) -> f64 {
+    if (r - r.round()).abs() / r < 0.02 {
+        r.round()
+    } else {
+        r
+    }
+}
+
+/// Calibrates only (what `stretchwatch calibrate FILE` does).
+pub fn calibrate_file(path: &Path, skip_bad_rows: bool) -> Result<CalibrationProfile, ReplayError> {
+    let opts = ReplayOptions {
+        skip_bad_rows,
+        ..Default::default()
+    };
+    Ok(prepare(path, &opts)?.profile)
+}
+
+fn widen(r: &mut Option<(f64, f64)>, v: Option<f64>) {
+    if let Some(v) = v {
+        *r = Some(match *r {
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
+        });
+    }
+}
+
+/// Replays a recording, calling `on_frame` for every output frame in time order.
+pub fn replay_file(
+    path: &Path,
+    opts: &ReplayOptions,
+    mut on_frame: impl FnMut(&JointAngles),
+) -> Result<ReplaySummary, ReplayError> {
+    let prep = prepare(path, opts)?;
+    let stretch = prep.header.stretch.unwrap_or(StretchType::Supine);
+    let mut pipeline = Pipeline::new(&prep.profile, stretch, prep.rate_hz, opts.params);
+    let mut reader = ImuCsvReader::open(path, opts.skip_bad_rows)?;
+    let mut sum = ReplaySummary {
+        rate_hz: prep.rate_hz,
+        calibrated_from_recording: prep.from_recording,
+        t_first_s: f64::NAN,
+        ..Default::default()
+    };
+    let block = prep.header.block_window();
+    while let Some(s) = reader.next_sample()? {
+        if sum.t_first_s.is_nan() {
+            sum.t_first_s = s.t_s;
+        }
+        sum.t_last_s = s.t_s;
+        sum.samples[s.role.index()] += 1;
+        pipeline.push(&s, |a| {
+            sum.frames += 1;
+            sum.gap_frames += a.gap as usize;
+            if block.contains(a.t_s) {
+                widen(&mut sum.knee_range_deg, a.knee_flexion_deg);
+                widen(&mut sum.leg_raise_range_deg, a.leg_raise_deg);
+                widen(&mut sum.hip_range_deg, a.hip_flexion_deg);
+            }
+            on_frame(a);
+        });
+    }
+    sum.skipped_rows = reader.skipped_rows();
+    sum.header = reader.header().clone();
+    sum.profile = Some(prep.profile);
+    Ok(sum)
+}
