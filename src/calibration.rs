@@ -174,14 +174,14 @@ struct WinSample {
     q: UnitQuaternion<f64>,
 }
 
-#[derive(Default)]
-struct StaticAcc {
-    n: usize,
-    acc: Vector3<f64>,
-    gyr: Vector3<f64>,
-    gyr_sq: f64,
-    acc_norm: f64,
-}
+/// Largest hinge-constraint residual (relative to the RMS shank rate) accepted. Seated swings give
+/// a few percent; walking with soft-tissue motion about 0.45 (qmt recording), which still yields
+/// plausible angles, so the gate sits above that. [R]
+pub const MAX_HINGE_RESIDUAL: f64 = 0.5;
+/// Stillness block length inside the standing window, seconds.
+const STILL_BLOCK_S: f64 = 0.25;
+/// Shortest still stretch of the standing window that is accepted, seconds.
+const MIN_STILL_S: f64 = 1.0;
 
 /// Streaming calibrator: feed the recording from its start; it runs the same orientation filter as
 /// the pipeline and buffers only the calibration windows.
@@ -190,7 +190,7 @@ pub struct Calibrator {
     functional_w: TimeWindow,
     pelvis_w: Option<TimeWindow>,
     orient: [SensorOrientation; 3],
-    statics: [StaticAcc; 3],
+    statics: [Vec<WinSample>; 3],
     knee_win: [Vec<WinSample>; 3],
     pelvis_win: [Vec<WinSample>; 3],
     seen: [bool; 3],
@@ -236,20 +236,15 @@ impl Calibrator {
         let i = s.role.index();
         self.seen[i] = true;
         let q = self.orient[i].update(s.t_s, &s.gyr_rad_s, &s.acc_m_s2);
-        if self.static_w.contains(s.t_s) {
-            let st = &mut self.statics[i];
-            st.n += 1;
-            st.acc += s.acc_m_s2;
-            st.gyr += s.gyr_rad_s;
-            st.gyr_sq += s.gyr_rad_s.norm_squared();
-            st.acc_norm += s.acc_m_s2.norm();
-        }
         let w = WinSample {
             t_s: s.t_s,
             gyr: s.gyr_rad_s,
             acc: s.acc_m_s2,
             q,
         };
+        if self.static_w.contains(s.t_s) {
+            self.statics[i].push(w);
+        }
         if self.functional_w.contains(s.t_s) && s.role != SensorRole::Pelvis {
             self.knee_win[i].push(w);
         }
@@ -260,45 +255,23 @@ impl Calibrator {
 
     /// Computes the profile from everything fed so far.
     pub fn finish(self) -> Result<CalibrationProfile, CalibrationError> {
-        let rate_guess = |v: &[WinSample]| {
-            if v.len() > 1 {
-                (v.len() - 1) as f64 / (v[v.len() - 1].t_s - v[0].t_s).max(1e-6)
-            } else {
-                0.0
-            }
-        };
         let mut long = [Vector3::zeros(); 3];
         let mut bias = [Vector3::zeros(); 3];
+        let (t0, t1) = self.still_span()?;
         for role in SensorRole::ALL {
             let i = role.index();
             if !self.seen[i] {
                 continue;
             }
-            let st = &self.statics[i];
-            let needed = (self.static_w.duration_s() * 20.0).max(10.0) as usize;
-            if st.n < needed.min(50) {
-                return Err(CalibrationError::TooFewSamples {
-                    role,
-                    window: "calibration.static",
-                    count: st.n,
-                    needed: needed.min(50),
-                });
-            }
-            let n = st.n as f64;
-            let mean_acc = st.acc / n;
-            let mean_gyr = st.gyr / n;
-            let gyr_dev = (st.gyr_sq / n - mean_gyr.norm_squared()).max(0.0).sqrt();
-            let acc_g = st.acc_norm / n / 9.81;
-            if gyr_dev.to_degrees() > 3.0 || !(0.95..=1.05).contains(&acc_g) {
-                return Err(CalibrationError::NotStill {
-                    role,
-                    gyro_dev_deg_s: gyr_dev.to_degrees(),
-                    acc_g,
-                });
-            }
+            let run: Vec<&WinSample> = self.statics[i]
+                .iter()
+                .filter(|w| w.t_s >= t0 && w.t_s < t1)
+                .collect();
+            let n = run.len().max(1) as f64;
+            let mean_acc: Vector3<f64> = run.iter().map(|w| w.acc).sum::<Vector3<f64>>() / n;
             // Standing: specific force points up, so the distal axis is its opposite.
             long[i] = -mean_acc.normalize();
-            bias[i] = mean_gyr;
+            bias[i] = run.iter().map(|w| w.gyr).sum::<Vector3<f64>>() / n;
         }
         for role in [SensorRole::Thigh, SensorRole::Shank] {
             if !self.seen[role.index()] {
@@ -323,7 +296,6 @@ impl Calibrator {
                 });
             }
         }
-        let _ = rate_guess(tw);
         let pairs = pair_windows(tw, sw);
         let g1: Vec<Vector3<f64>> = pairs.iter().map(|p| p.0.gyr - bias[th]).collect();
         let g2: Vec<Vector3<f64>> = pairs.iter().map(|p| p.1.gyr - bias[sh]).collect();
@@ -394,13 +366,13 @@ impl Calibrator {
                 "knee-axis estimates from the two halves of the swings differ by {split_half_deg:.0}°: swing the lower leg steadily, without twisting, and repeat"
             )));
         }
-        if knee_residual > 0.35 {
+        if knee_residual > MAX_HINGE_RESIDUAL {
             return Err(CalibrationError::Rejected(format!(
                 "the swings do not fit a hinge (residual {:.0}%): keep the thigh still and the straps tight, and swing only the lower leg",
                 knee_residual * 100.0
             )));
         }
-        let score = ((1.0 - knee_residual / 0.35).clamp(0.0, 1.0) * 0.5
+        let score = ((1.0 - knee_residual / MAX_HINGE_RESIDUAL).clamp(0.0, 1.0) * 0.5
             + (knee_rom_deg / 60.0).min(1.0) * 0.3
             + (1.0 - split_half_deg / 10.0).clamp(0.0, 1.0) * 0.2)
             .clamp(0.0, 1.0);
@@ -425,6 +397,79 @@ impl Calibrator {
         })
     }
 
+    /// The longest stretch of the standing window in which every sensor is still (form-spec 1.5:
+    /// gyro within 3 °/s of its mean, |acc| within 1 g ± 0.05 g), checked in 0.25 s blocks.
+    fn still_span(&self) -> Result<(f64, f64), CalibrationError> {
+        let w = self.static_w;
+        let n_blocks = (w.duration_s() / STILL_BLOCK_S).floor().max(1.0) as usize;
+        let mut best = (0usize, 0usize); // (start block, length)
+        let mut run_start = 0usize;
+        let mut worst: Option<(SensorRole, f64, f64)> = None;
+        for b in 0..=n_blocks {
+            let still = b < n_blocks && {
+                let (lo, hi) = (
+                    w.start_s + b as f64 * STILL_BLOCK_S,
+                    w.start_s + (b + 1) as f64 * STILL_BLOCK_S,
+                );
+                let mut ok = true;
+                for role in SensorRole::ALL {
+                    if !self.seen[role.index()] {
+                        continue;
+                    }
+                    let blk: Vec<&WinSample> = self.statics[role.index()]
+                        .iter()
+                        .filter(|s| s.t_s >= lo && s.t_s < hi)
+                        .collect();
+                    if blk.is_empty() {
+                        ok = false;
+                        continue;
+                    }
+                    let n = blk.len() as f64;
+                    let mg: Vector3<f64> = blk.iter().map(|s| s.gyr).sum::<Vector3<f64>>() / n;
+                    let dev = blk.iter().map(|s| (s.gyr - mg).norm()).fold(0.0, f64::max);
+                    let acc_g = blk.iter().map(|s| s.acc.norm()).sum::<f64>() / n / 9.81;
+                    let (dev_deg, this_ok) = (
+                        dev.to_degrees(),
+                        dev.to_degrees() < 3.0 && (0.95..=1.05).contains(&acc_g),
+                    );
+                    if !this_ok {
+                        ok = false;
+                        if worst.is_none_or(|(_, d, _)| dev_deg > d) {
+                            worst = Some((role, dev_deg, acc_g));
+                        }
+                    }
+                }
+                ok
+            };
+            if still {
+                if b + 1 - run_start > best.1 {
+                    best = (run_start, b + 1 - run_start);
+                }
+            } else {
+                run_start = b + 1;
+            }
+        }
+        let len_s = best.1 as f64 * STILL_BLOCK_S;
+        if len_s < MIN_STILL_S {
+            let (role, gyro_dev_deg_s, acc_g) = worst.unwrap_or((SensorRole::Thigh, 0.0, 0.0));
+            if self.statics.iter().all(|v| v.is_empty()) || acc_g == 0.0 {
+                return Err(CalibrationError::TooFewSamples {
+                    role,
+                    window: "calibration.static",
+                    count: self.statics[role.index()].len(),
+                    needed: (MIN_STILL_S * 20.0) as usize,
+                });
+            }
+            return Err(CalibrationError::NotStill {
+                role,
+                gyro_dev_deg_s,
+                acc_g,
+            });
+        }
+        let t0 = w.start_s + best.0 as f64 * STILL_BLOCK_S;
+        Ok((t0, t0 + len_s))
+    }
+
     /// Pelvis medio-lateral axis from the hip hinges: the principal axis of the pelvis gyro, signed so
     /// that the hinges are hip flexion.
     fn pelvis_axis(
@@ -436,9 +481,8 @@ impl Calibrator {
         let (pi, ti) = (SensorRole::Pelvis.index(), SensorRole::Thigh.index());
         let pw = &self.pelvis_win[pi];
         if self.pelvis_w.is_none() {
-            return Err(CalibrationError::MissingWindow(
-                "pelvis_calibration.functional",
-            ));
+            // A worn but uncalibrated pelvis sensor is ignored: hip flexion is then unavailable.
+            return Ok(None);
         }
         if pw.len() < 50 {
             return Err(CalibrationError::TooFewSamples {
