@@ -10,3 +10,4 @@ pub mod orientation;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
+pub mod sim;
