@@ -256,7 +256,7 @@ fn header(scn: &Scenario, layout: &Layout, opts: &SimOptions, rate_hz: f64) -> R
 /// Synthesises the recording described by `scn`.
 ///
 /// Never panics: an out-of-range rate is clamped to 1..1000 Hz (non-finite becomes 100 Hz) and the
-/// recording is cut at 4 h; call [`SimOptions::validate`] and [`validate_scenario`] to reject such
+/// recording is cut at 1 h; call [`SimOptions::validate`] and [`validate_scenario`] to reject such
 /// input instead.
 pub fn simulate(scn: &Scenario, opts: &SimOptions) -> SimOutput {
     let rate_hz = if opts.rate_hz.is_finite() {

@@ -34,8 +34,8 @@ pub const HINGE_END_S: f64 = 27.0;
 pub const TRANSITION_S: f64 = 2.0;
 /// Stillness between the transition and scenario start, seconds.
 pub const SETTLE_S: f64 = 1.0;
-/// Longest recording the simulator accepts, seconds (4 h).
-pub const MAX_RECORDING_S: f64 = 4.0 * 3600.0;
+/// Longest recording the simulator accepts, seconds (1 h).
+pub const MAX_RECORDING_S: f64 = 3600.0;
 
 /// Standing segment inserted after calibration and before the exercise posture (S11's walking).
 #[derive(Debug, Clone, PartialEq, Default)]
