@@ -1,1 +1,360 @@
-fn main() {}
+//! The `stretchwatch` command line: a thin layer over the library.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use stretchwatch::calibration::CalibrationProfile;
+use stretchwatch::model::SensorRole;
+use stretchwatch::record::AnglesCsvWriter;
+use stretchwatch::replay::{
+    ReplayError, ReplayOptions, ReplaySummary, calibrate_file, replay_file,
+};
+use stretchwatch::sim;
+
+/// Hamstring-stretch monitor for thigh, shank and pelvis IMUs. Not a medical device.
+#[derive(Parser)]
+#[command(name = "stretchwatch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a recording (IMU CSV v1) through the pipeline: angles, summary.
+    Replay {
+        /// Recording file.
+        file: PathBuf,
+        /// Write one row of angles per output frame to this CSV (DESIGN 3.4).
+        #[arg(long, value_name = "OUT.csv")]
+        angles_out: Option<PathBuf>,
+        /// Use a saved calibration profile instead of the recording's calibration windows.
+        #[arg(long, value_name = "PROFILE")]
+        calibration: Option<PathBuf>,
+        /// Skip malformed rows (and report how many) instead of stopping at the first.
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
+    /// Write a simulated recording of a scenario (S1..S12 or a TOML file) with ground truth beside it.
+    Simulate {
+        /// Preset name (S1..S12, see --list) or path to a scenario TOML file.
+        scenario: Option<String>,
+        /// Sample rate per sensor, Hz (50 to 200).
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// `clean` (noise-free) or `realistic` (noise, bias, offsets, drops).
+        #[arg(long, default_value = "realistic")]
+        variant: String,
+        /// Random seed for the realistic variant.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output recording; ground truth goes to the same name with `.truth.csv`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// List the preset scenarios and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Calibrate from a recording's standing and knee-swing windows; print and save the profile.
+    Calibrate {
+        /// Recording with `calibration.static` and `calibration.functional` header windows.
+        file: PathBuf,
+        /// Where to save the profile (default: FILE with `.calibration.toml`).
+        #[arg(long, value_name = "PROFILE")]
+        out: Option<PathBuf>,
+        /// Skip malformed rows instead of stopping at the first.
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
+}
+
+/// An error caused by the user's input (exit status 2).
+#[derive(Debug)]
+struct InputError(String);
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for InputError {}
+
+fn input_err(e: ReplayError) -> anyhow::Error {
+    match e {
+        ReplayError::Record(stretchwatch::record::RecordError::Io { .. }) => e.into(),
+        other => InputError(other.to_string()).into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("stretchwatch: error: {msg}");
+            if e.downcast_ref::<InputError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Replay {
+            file,
+            angles_out,
+            calibration,
+            skip_bad_rows,
+        } => cmd_replay(&file, angles_out.as_deref(), calibration, skip_bad_rows),
+        Command::Simulate {
+            scenario,
+            rate,
+            variant,
+            seed,
+            out,
+            list,
+        } => cmd_simulate(scenario, rate, &variant, seed, out, list),
+        Command::Calibrate {
+            file,
+            out,
+            skip_bad_rows,
+        } => cmd_calibrate(&file, out, skip_bad_rows),
+    }
+}
+
+fn cmd_replay(
+    file: &Path,
+    angles_out: Option<&Path>,
+    calibration: Option<PathBuf>,
+    skip_bad_rows: bool,
+) -> Result<()> {
+    let opts = ReplayOptions {
+        skip_bad_rows,
+        calibration,
+        ..Default::default()
+    };
+    let summary = match angles_out {
+        Some(out) => {
+            let f = std::fs::File::create(out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let mut w = AnglesCsvWriter::new(std::io::BufWriter::new(f))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let mut io_err = None;
+            let s = replay_file(file, &opts, |a| {
+                if io_err.is_none() {
+                    io_err = w.write(a, None).err();
+                }
+            })
+            .map_err(input_err)?;
+            if let Some(e) = io_err {
+                return Err(e).with_context(|| format!("cannot write {}", out.display()));
+            }
+            w.finish()
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            s
+        }
+        None => replay_file(file, &opts, |_| {}).map_err(input_err)?,
+    };
+    if skip_bad_rows && summary.skipped_rows > 0 {
+        eprintln!(
+            "stretchwatch: skipped {} malformed rows in {}",
+            summary.skipped_rows,
+            file.display()
+        );
+    }
+    if angles_out.is_none() {
+        print_summary(file, &summary)?;
+    }
+    Ok(())
+}
+
+fn print_summary(file: &Path, s: &ReplaySummary) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    let h = &s.header;
+    writeln!(o, "recording   {}", file.display())?;
+    writeln!(
+        o,
+        "stretch     {} ({} side)",
+        h.stretch.map(|x| x.as_str()).unwrap_or("supine (assumed)"),
+        h.side.map(|x| x.as_str()).unwrap_or("unknown")
+    )?;
+    writeln!(
+        o,
+        "duration    {:.1} s ({:.1} to {:.1} s), {} frames at {:.0} Hz",
+        s.t_last_s - s.t_first_s,
+        s.t_first_s,
+        s.t_last_s,
+        s.frames,
+        s.rate_hz
+    )?;
+    for role in SensorRole::ALL {
+        if let Some(r) = s.rate_of(role) {
+            writeln!(
+                o,
+                "sensor      {:<6} {:>7} samples, {:.1} Hz",
+                role.as_str(),
+                s.samples[role.index()],
+                r
+            )?;
+        }
+    }
+    if s.gap_frames > 0 {
+        writeln!(
+            o,
+            "gaps        {} frames spanned a gap over 0.2 s",
+            s.gap_frames
+        )?;
+    }
+    if let Some(p) = &s.profile {
+        writeln!(
+            o,
+            "calibration {} — quality {:.2} (knee swing range {:.0}°, hinge residual {:.0}%, split-half {:.1}°, thigh axis from {})",
+            if s.calibrated_from_recording {
+                "from the recording's windows"
+            } else {
+                "from the saved profile"
+            },
+            p.quality.score,
+            p.quality.knee_rom_deg,
+            p.quality.knee_residual * 100.0,
+            p.quality.split_half_deg,
+            p.quality.thigh_axis_method
+        )?;
+    }
+    let block = h.block_window();
+    writeln!(
+        o,
+        "block       {:.1} s to {}",
+        block.start_s,
+        if block.end_s.is_finite() {
+            format!("{:.1} s", block.end_s)
+        } else {
+            "end".into()
+        }
+    )?;
+    let range = |name: &str, r: Option<(f64, f64)>, o: &mut dyn Write| -> std::io::Result<()> {
+        match r {
+            Some((lo, hi)) => writeln!(o, "{name:<11} {lo:6.1}° to {hi:6.1}°"),
+            None => writeln!(o, "{name:<11} unavailable"),
+        }
+    };
+    range("knee", s.knee_range_deg, &mut o)?;
+    range("leg raise", s.leg_raise_range_deg, &mut o)?;
+    let hip_name = if s.profile.as_ref().is_some_and(|p| p.pelvis.is_some()) {
+        "hip"
+    } else {
+        "hip (proxy)"
+    };
+    range(hip_name, s.hip_range_deg, &mut o)?;
+    Ok(())
+}
+
+fn cmd_simulate(
+    scenario: Option<String>,
+    rate: f64,
+    variant: &str,
+    seed: u64,
+    out: Option<PathBuf>,
+    list: bool,
+) -> Result<()> {
+    if list {
+        for n in sim::preset_names() {
+            println!("{n}");
+        }
+        return Ok(());
+    }
+    let name = scenario.ok_or_else(|| {
+        InputError(
+            "simulate needs a SCENARIO (a preset such as S1, or a .toml file); see --list".into(),
+        )
+    })?;
+    let scn = match sim::preset(&name) {
+        Some(s) => s,
+        None if Path::new(&name).exists() => {
+            sim::load_scenario(Path::new(&name)).map_err(|e| InputError(e.to_string()))?
+        }
+        None => {
+            return Err(InputError(format!(
+                "unknown scenario '{name}': not a preset ({}) and no such file",
+                sim::preset_names().join(", ")
+            ))
+            .into());
+        }
+    };
+    if !(50.0..=200.0).contains(&rate) {
+        return Err(InputError(format!("--rate {rate} is out of range (50 to 200 Hz)")).into());
+    }
+    let variant: sim::Variant = variant
+        .parse()
+        .map_err(|e: String| InputError(format!("--variant: {e}")))?;
+    let out = out.ok_or_else(|| InputError("simulate needs --out FILE".into()))?;
+    let truth = truth_path(&out);
+    let opts = sim::SimOptions::new(rate, variant, seed);
+    let result = sim::simulate(&scn, &opts);
+    sim::write_recording(&result, &out, &truth)?;
+    eprintln!(
+        "wrote {} ({} samples) and {}",
+        out.display(),
+        result.samples.len(),
+        truth.display()
+    );
+    Ok(())
+}
+
+/// `x.csv` → `x.truth.csv`.
+fn truth_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "recording".into());
+    out.with_file_name(format!("{stem}.truth.csv"))
+}
+
+fn cmd_calibrate(file: &Path, out: Option<PathBuf>, skip_bad_rows: bool) -> Result<()> {
+    let profile = calibrate_file(file, skip_bad_rows).map_err(input_err)?;
+    let out = out.unwrap_or_else(|| {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        file.with_file_name(format!("{stem}.calibration.toml"))
+    });
+    print_profile(&profile);
+    profile.save(&out).map_err(|e| InputError(e.to_string()))?;
+    println!("saved       {}", out.display());
+    Ok(())
+}
+
+fn print_profile(p: &CalibrationProfile) {
+    let v = |a: [f64; 3]| format!("[{:+.3} {:+.3} {:+.3}]", a[0], a[1], a[2]);
+    println!(
+        "calibration accepted — quality {:.2}: knee swing range {:.0}°, hinge residual {:.0}%, split-half axis difference {:.1}°, thigh axis from {}",
+        p.quality.score,
+        p.quality.knee_rom_deg,
+        p.quality.knee_residual * 100.0,
+        p.quality.split_half_deg,
+        p.quality.thigh_axis_method
+    );
+    let segs = [
+        ("thigh", Some(&p.thigh)),
+        ("shank", Some(&p.shank)),
+        ("pelvis", p.pelvis.as_ref()),
+    ];
+    for (name, s) in segs {
+        if let Some(s) = s {
+            println!(
+                "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",
+                v(s.long_axis),
+                v(s.hinge_axis),
+                nalgebra::Vector3::from(s.gyro_bias_rad_s)
+                    .norm()
+                    .to_degrees()
+            );
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! end of the calibration windows (calibration and rate), the second runs the pipeline over it all.
 
 use crate::calibration::{CalibrationError, CalibrationProfile, Calibrator};
-use crate::model::{JointAngles, SensorRole, StretchType};
+use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
 use crate::pipeline::{Pipeline, PipelineParams};
 use crate::record::{ImuCsvReader, RecordError, RecordingHeader};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,9 @@ pub enum ReplayError {
         source: CalibrationError,
     },
     /// The recording has no samples of a sensor the pipeline needs.
-    #[error("{file}: no {role} samples in the recording (stretchwatch needs thigh and shank sensors)")]
+    #[error(
+        "{file}: no {role} samples in the recording (stretchwatch needs thigh and shank sensors)"
+    )]
     MissingSensor {
         /// Recording.
         file: PathBuf,
@@ -92,9 +94,12 @@ struct Prepared {
     rate_hz: f64,
 }
 
-fn prepare(path: &Path, opts: &ReplayOptions) -> Result<Prepared, ReplayError> {
-    let mut reader = ImuCsvReader::open(path, opts.skip_bad_rows)?;
-    let header = reader.header().clone();
+fn prepare(
+    path: &Path,
+    header: RecordingHeader,
+    samples: &mut dyn Iterator<Item = Result<ImuSample, RecordError>>,
+    opts: &ReplayOptions,
+) -> Result<Prepared, ReplayError> {
     let cal_err = |file: &Path, source| ReplayError::Calibration {
         file: file.to_path_buf(),
         source,
@@ -102,19 +107,24 @@ fn prepare(path: &Path, opts: &ReplayOptions) -> Result<Prepared, ReplayError> {
     let cal_end_s = match &opts.calibration {
         Some(_) => None,
         None => Some(
-            [header.calibration_static, header.calibration_functional, header.pelvis_calibration_functional]
-                .iter()
-                .flatten()
-                .map(|w| w.end_s)
-                .fold(f64::NEG_INFINITY, f64::max),
+            [
+                header.calibration_static,
+                header.calibration_functional,
+                header.pelvis_calibration_functional,
+            ]
+            .iter()
+            .flatten()
+            .map(|w| w.end_s)
+            .fold(f64::NEG_INFINITY, f64::max),
         ),
     };
     // Bounded by the calibration windows (or 2 s of data for the rate estimate).
     let mut head = Vec::new();
     let mut seen = [false; 3];
-    while let Some(s) = reader.next_sample()? {
+    for s in samples {
+        let s = s?;
         seen[s.role.index()] = true;
-        let t0 = head.first().map(|f: &crate::model::ImuSample| f.t_s).unwrap_or(s.t_s);
+        let t0 = head.first().map(|f: &ImuSample| f.t_s).unwrap_or(s.t_s);
         let done = match cal_end_s {
             Some(end) => s.t_s > end && s.t_s - t0 > 2.0,
             None => s.t_s - t0 > 2.0,
@@ -134,7 +144,10 @@ fn prepare(path: &Path, opts: &ReplayOptions) -> Result<Prepared, ReplayError> {
     }
     let rate_hz = header.rate_hz.unwrap_or_else(|| estimate_rate(&head));
     let (profile, from_recording) = match &opts.calibration {
-        Some(p) => (CalibrationProfile::load(p).map_err(|e| cal_err(p, e))?, false),
+        Some(p) => (
+            CalibrationProfile::load(p).map_err(|e| cal_err(p, e))?,
+            false,
+        ),
         None => {
             let mut c = Calibrator::new(&header, rate_hz).map_err(|e| cal_err(path, e))?;
             head.iter().for_each(|s| c.push(s));
@@ -150,13 +163,17 @@ fn prepare(path: &Path, opts: &ReplayOptions) -> Result<Prepared, ReplayError> {
 }
 
 /// Nominal rate from the thigh's sample intervals (median, robust to drops).
-fn estimate_rate(samples: &[crate::model::ImuSample]) -> f64 {
+fn estimate_rate(samples: &[ImuSample]) -> f64 {
     let t: Vec<f64> = samples
         .iter()
         .filter(|s| s.role == SensorRole::Thigh)
         .map(|s| s.t_s)
         .collect();
-    let mut dts: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+    let mut dts: Vec<f64> = t
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0.0)
+        .collect();
     if dts.is_empty() {
         return 100.0;
     }
@@ -179,7 +196,9 @@ pub fn calibrate_file(path: &Path, skip_bad_rows: bool) -> Result<CalibrationPro
         skip_bad_rows,
         ..Default::default()
     };
-    Ok(prepare(path, &opts)?.profile)
+    let mut reader = ImuCsvReader::open(path, skip_bad_rows)?;
+    let header = reader.header().clone();
+    Ok(prepare(path, header, &mut reader, &opts)?.profile)
 }
 
 fn widen(r: &mut Option<(f64, f64)>, v: Option<f64>) {
@@ -195,20 +214,56 @@ fn widen(r: &mut Option<(f64, f64)>, v: Option<f64>) {
 pub fn replay_file(
     path: &Path,
     opts: &ReplayOptions,
+    on_frame: impl FnMut(&JointAngles),
+) -> Result<ReplaySummary, ReplayError> {
+    let mut first = ImuCsvReader::open(path, opts.skip_bad_rows)?;
+    let header = first.header().clone();
+    let prep = prepare(path, header, &mut first, opts)?;
+    drop(first);
+    let mut reader = ImuCsvReader::open(path, opts.skip_bad_rows)?;
+    let mut sum = run(&prep, &mut reader, opts, on_frame)?;
+    sum.skipped_rows = reader.skipped_rows();
+    sum.header = reader.header().clone();
+    Ok(sum)
+}
+
+/// Same as [`replay_file`] for samples already in memory (simulator output, tests).
+pub fn replay_samples(
+    header: &RecordingHeader,
+    samples: &[ImuSample],
+    opts: &ReplayOptions,
+    on_frame: impl FnMut(&JointAngles),
+) -> Result<ReplaySummary, ReplayError> {
+    let path = Path::new("<memory>");
+    let prep = prepare(
+        path,
+        header.clone(),
+        &mut samples.iter().map(|s| Ok(*s)),
+        opts,
+    )?;
+    let mut sum = run(&prep, &mut samples.iter().map(|s| Ok(*s)), opts, on_frame)?;
+    sum.header = header.clone();
+    Ok(sum)
+}
+
+fn run(
+    prep: &Prepared,
+    samples: &mut dyn Iterator<Item = Result<ImuSample, RecordError>>,
+    opts: &ReplayOptions,
     mut on_frame: impl FnMut(&JointAngles),
 ) -> Result<ReplaySummary, ReplayError> {
-    let prep = prepare(path, opts)?;
     let stretch = prep.header.stretch.unwrap_or(StretchType::Supine);
     let mut pipeline = Pipeline::new(&prep.profile, stretch, prep.rate_hz, opts.params);
-    let mut reader = ImuCsvReader::open(path, opts.skip_bad_rows)?;
     let mut sum = ReplaySummary {
         rate_hz: prep.rate_hz,
         calibrated_from_recording: prep.from_recording,
         t_first_s: f64::NAN,
+        profile: Some(prep.profile.clone()),
         ..Default::default()
     };
     let block = prep.header.block_window();
-    while let Some(s) = reader.next_sample()? {
+    for s in samples {
+        let s = s?;
         if sum.t_first_s.is_nan() {
             sum.t_first_s = s.t_s;
         }
@@ -225,8 +280,5 @@ pub fn replay_file(
             on_frame(a);
         });
     }
-    sum.skipped_rows = reader.skipped_rows();
-    sum.header = reader.header().clone();
-    sum.profile = Some(prep.profile);
     Ok(sum)
 }
