@@ -1,7 +1,7 @@
 //! Trajectory terms (form-spec 5.1): each joint angle is a sum of simple terms of time.
 //!
 //! All angles are in degrees and all times in seconds of *scenario* time (or prelude time for
-//! prelude terms); the layout in [`super::layout`] maps them onto recording time.
+//! prelude terms); the layout in [`super::scenario`] maps them onto recording time.
 
 use std::f64::consts::PI;
 
