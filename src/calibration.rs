@@ -63,16 +63,24 @@ pub struct SegmentCalibration {
     pub hinge_axis: [f64; 3],
     /// Gyro bias measured in the standing window, rad/s.
     pub gyro_bias_rad_s: [f64; 3],
+    /// Accelerometer bias found from the calibration poses (components the poses observe), m/s².
+    #[serde(default)]
+    pub acc_bias_m_s2: [f64; 3],
 }
 
 impl SegmentCalibration {
-    fn new(long_axis: Vector3<f64>, hinge_axis: Vector3<f64>, bias: Vector3<f64>) -> Self {
+    fn new(
+        long_axis: Vector3<f64>,
+        hinge_axis: Vector3<f64>,
+        bias: (Vector3<f64>, Vector3<f64>),
+    ) -> Self {
         let x = long_axis.normalize();
         let y = (hinge_axis - x * hinge_axis.dot(&x)).normalize();
         SegmentCalibration {
             long_axis: x.into(),
             hinge_axis: y.into(),
-            gyro_bias_rad_s: bias.into(),
+            gyro_bias_rad_s: bias.0.into(),
+            acc_bias_m_s2: bias.1.into(),
         }
     }
 
@@ -191,6 +199,8 @@ pub struct Calibrator {
     pelvis_w: Option<TimeWindow>,
     orient: [SensorOrientation; 3],
     statics: [Vec<WinSample>; 3],
+    /// Every sample from the start of the standing window to the end of the last window.
+    all: [Vec<WinSample>; 3],
     knee_win: [Vec<WinSample>; 3],
     pelvis_win: [Vec<WinSample>; 3],
     seen: [bool; 3],
@@ -219,6 +229,7 @@ impl Calibrator {
             pelvis_w,
             orient: std::array::from_fn(|_| SensorOrientation::new(rate_hz, &p)),
             statics: Default::default(),
+            all: Default::default(),
             knee_win: Default::default(),
             pelvis_win: Default::default(),
             seen: [false; 3],
@@ -245,6 +256,9 @@ impl Calibrator {
         if self.static_w.contains(s.t_s) {
             self.statics[i].push(w);
         }
+        if s.t_s >= self.static_w.start_s && s.t_s <= self.end_s {
+            self.all[i].push(w);
+        }
         if self.functional_w.contains(s.t_s) && s.role != SensorRole::Pelvis {
             self.knee_win[i].push(w);
         }
@@ -256,7 +270,7 @@ impl Calibrator {
     /// Computes the profile from everything fed so far.
     pub fn finish(self) -> Result<CalibrationProfile, CalibrationError> {
         let mut long = [Vector3::zeros(); 3];
-        let mut bias = [Vector3::zeros(); 3];
+        let mut bias = [(Vector3::zeros(), Vector3::zeros()); 3];
         let (t0, t1) = self.still_span()?;
         for role in SensorRole::ALL {
             let i = role.index();
@@ -269,9 +283,17 @@ impl Calibrator {
                 .collect();
             let n = run.len().max(1) as f64;
             let mean_acc: Vector3<f64> = run.iter().map(|w| w.acc).sum::<Vector3<f64>>() / n;
+            let gyr_bias = run.iter().map(|w| w.gyr).sum::<Vector3<f64>>() / n;
+            let moving = match role {
+                SensorRole::Pelvis => self.pelvis_w,
+                _ => Some(self.functional_w),
+            };
+            let acc_bias = moving
+                .map(|mw| estimate_acc_bias(&self.all[i], t0, mw, gyr_bias, mean_acc))
+                .unwrap_or_else(Vector3::zeros);
             // Standing: specific force points up, so the distal axis is its opposite.
-            long[i] = -mean_acc.normalize();
-            bias[i] = run.iter().map(|w| w.gyr).sum::<Vector3<f64>>() / n;
+            long[i] = -(mean_acc - acc_bias).normalize();
+            bias[i] = (gyr_bias, acc_bias);
         }
         for role in [SensorRole::Thigh, SensorRole::Shank] {
             if !self.seen[role.index()] {
@@ -297,13 +319,13 @@ impl Calibrator {
             }
         }
         let pairs = pair_windows(tw, sw);
-        let g1: Vec<Vector3<f64>> = pairs.iter().map(|p| p.0.gyr - bias[th]).collect();
-        let g2: Vec<Vector3<f64>> = pairs.iter().map(|p| p.1.gyr - bias[sh]).collect();
+        let g1: Vec<Vector3<f64>> = pairs.iter().map(|p| p.0.gyr - bias[th].0).collect();
+        let g2: Vec<Vector3<f64>> = pairs.iter().map(|p| p.1.gyr - bias[sh].0).collect();
 
         // Thigh axis: if the thigh lies well away from vertical (seated swings), gravity gives its
         // anterior direction and the hinge axis follows with its sign; otherwise fit it from the gyros.
         let mean_acc_t: Vector3<f64> =
-            pairs.iter().map(|p| p.0.acc).sum::<Vector3<f64>>() / pairs.len() as f64;
+            pairs.iter().map(|p| p.0.acc).sum::<Vector3<f64>>() / pairs.len() as f64 - bias[th].1;
         let up_t = mean_acc_t.normalize();
         let thigh_rms = rms_norm(&g1);
         let (j1, method) = if up_t.dot(&long[th]).abs() < 45f64.to_radians().cos() {
@@ -475,7 +497,7 @@ impl Calibrator {
     fn pelvis_axis(
         &self,
         long: &[Vector3<f64>; 3],
-        bias: &[Vector3<f64>; 3],
+        bias: &[(Vector3<f64>, Vector3<f64>); 3],
         thigh_cal: &SegmentCalibration,
     ) -> Result<Option<SegmentCalibration>, CalibrationError> {
         let (pi, ti) = (SensorRole::Pelvis.index(), SensorRole::Thigh.index());
@@ -492,7 +514,7 @@ impl Calibrator {
                 needed: 50,
             });
         }
-        let g: Vec<Vector3<f64>> = pw.iter().map(|s| s.gyr - bias[pi]).collect();
+        let g: Vec<Vector3<f64>> = pw.iter().map(|s| s.gyr - bias[pi].0).collect();
         let axis = principal_axis(&g);
         let rom = g.iter().map(|v| v.dot(&axis).abs()).sum::<f64>()
             * (pw[pw.len() - 1].t_s - pw[0].t_s)
@@ -522,6 +544,65 @@ impl Calibrator {
     }
 }
 
+/// Accelerometer bias from the standing pose and a later movement window.
+///
+/// The gyro (bias removed) carries the sensor frame from the standing reference at `t_ref_s`
+/// through the window: `ΔR(t)` maps current sensor axes into the reference frame. If the world
+/// acceleration averages out over the window (swings and hinges start and end at rest),
+/// `mean(ΔR·a) = a_stand − b + mean(ΔR)·b`, so `(I − mean ΔR)·b = a_stand − mean(ΔR·a)`. Only the
+/// components the poses observe are solved (a rotation says nothing about the bias along its axis);
+/// the rest stay 0. A bias beyond 0.1 g means the assumption failed, and none is applied.
+fn estimate_acc_bias(
+    samples: &[WinSample],
+    t_ref_s: f64,
+    window: TimeWindow,
+    gyr_bias: Vector3<f64>,
+    a_stand: Vector3<f64>,
+) -> Vector3<f64> {
+    let mut delta = UnitQuaternion::identity();
+    let mut last: Option<(f64, Vector3<f64>)> = None;
+    let mut m_rot = Matrix3::zeros();
+    let mut m_acc = Vector3::zeros();
+    let mut n = 0usize;
+    for s in samples.iter().filter(|s| s.t_s >= t_ref_s) {
+        if let Some((t, g)) = last {
+            // Trapezoid rule: samples are instantaneous rates, so the step uses their mean.
+            let dt = (s.t_s - t).clamp(0.0, 0.5);
+            delta *= UnitQuaternion::from_scaled_axis(((s.gyr + g) * 0.5 - gyr_bias) * dt);
+        }
+        last = Some((s.t_s, s.gyr));
+        if window.contains(s.t_s) {
+            let r = delta.to_rotation_matrix().into_inner();
+            m_rot += r;
+            m_acc += r * s.acc;
+            n += 1;
+        }
+    }
+    if n < 20 {
+        return Vector3::zeros();
+    }
+    let (m_rot, m_acc) = (m_rot / n as f64, m_acc / n as f64);
+    let a = Matrix3::identity() - m_rot;
+    let rhs = a_stand - m_acc;
+    let svd = a.svd(true, true);
+    let (Some(u), Some(v_t)) = (svd.u, svd.v_t) else {
+        return Vector3::zeros();
+    };
+    let mut b = Vector3::zeros();
+    for k in 0..3 {
+        let sv = svd.singular_values[k];
+        // Directions the window's rotations barely excite are left unsolved.
+        if sv > 0.25 {
+            b += v_t.row(k).transpose() * (u.column(k).dot(&rhs) / sv);
+        }
+    }
+    if b.norm() > 0.1 * 9.81 {
+        Vector3::zeros()
+    } else {
+        b
+    }
+}
+
 /// Pairs each sample of `a` with the sample of `b` nearest in time (both sorted).
 fn pair_windows<'a>(a: &'a [WinSample], b: &'a [WinSample]) -> Vec<(&'a WinSample, &'a WinSample)> {
     let mut out = Vec::with_capacity(a.len());
@@ -530,10 +611,8 @@ fn pair_windows<'a>(a: &'a [WinSample], b: &'a [WinSample]) -> Vec<(&'a WinSampl
         while j + 1 < b.len() && (b[j + 1].t_s - s.t_s).abs() <= (b[j].t_s - s.t_s).abs() {
             j += 1;
         }
-        if let Some(bj) = b.get(j) {
-            if (bj.t_s - s.t_s).abs() < 0.05 {
-                out.push((s, bj));
-            }
+        if let Some(bj) = b.get(j).filter(|bj| (bj.t_s - s.t_s).abs() < 0.05) {
+            out.push((s, bj));
         }
     }
     out

@@ -95,9 +95,12 @@ pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
     (-x.z).atan2(z.z)
 }
 
-/// Long-axis elevation above horizontal (leg-raise angle for the thigh).
+/// Long-axis elevation above horizontal in the segment's sagittal plane (leg-raise angle for the
+/// thigh): −β. Unlike `asin(x·ẑ)` it keeps its slope through vertical (SLR past 90° reads above 90°),
+/// and a small ab/adduction error (e.g. an unobservable lateral accelerometer bias) leaves it
+/// unchanged to first order, where `asin` loses the full error near vertical.
 pub fn elevation_rad(world_from_segment: &Matrix3<f64>) -> f64 {
-    world_from_segment[(2, 0)].clamp(-1.0, 1.0).asin()
+    wrap_pi(-sagittal_pitch_rad(world_from_segment))
 }
 
 /// Wraps an angle to (−π, π].

@@ -15,6 +15,10 @@ pub struct OrientationParams {
     pub rest_th_acc_m_s2: f64,
     /// Longest gap integrated as one gyro step, seconds; longer gaps are integrated with this step.
     pub max_step_s: f64,
+    /// Integrate each step with the mean of the two bracketing gyro samples (trapezoid rule) instead
+    /// of the newer sample alone: samples are instantaneous rates, and the one-sided rule makes the
+    /// orientation lag half a sample during fast motion (about 1° at 50 Hz and 110 °/s).
+    pub trapezoidal_gyro: bool,
 }
 
 impl Default for OrientationParams {
@@ -24,6 +28,7 @@ impl Default for OrientationParams {
             rest_th_gyr_deg_s: 2.0,
             rest_th_acc_m_s2: 0.5,
             max_step_s: 0.5,
+            trapezoidal_gyro: true,
         }
     }
 }
@@ -33,7 +38,9 @@ pub struct SensorOrientation {
     vqf: VQF,
     nominal_dt_s: f64,
     max_step_s: f64,
+    trapezoidal: bool,
     last_t_s: Option<f64>,
+    last_gyr_rad_s: Vector3<f64>,
 }
 
 impl SensorOrientation {
@@ -51,7 +58,9 @@ impl SensorOrientation {
             vqf: VQF::new(dt, None, None, Some(p)),
             nominal_dt_s: dt,
             max_step_s: params.max_step_s,
+            trapezoidal: params.trapezoidal_gyro,
             last_t_s: None,
+            last_gyr_rad_s: Vector3::zeros(),
         }
     }
 
@@ -63,13 +72,17 @@ impl SensorOrientation {
         acc_m_s2: &Vector3<f64>,
     ) -> UnitQuaternion<f64> {
         // The gyro reading stands for the interval since the previous sample: integrate over the true dt.
-        let dt = match self.last_t_s {
-            Some(prev) => (t_s - prev).clamp(0.0, self.max_step_s),
-            None => self.nominal_dt_s,
+        let (dt, g) = match self.last_t_s {
+            Some(prev) if self.trapezoidal => (
+                (t_s - prev).clamp(0.0, self.max_step_s),
+                (gyr_rad_s + self.last_gyr_rad_s) * 0.5,
+            ),
+            Some(prev) => ((t_s - prev).clamp(0.0, self.max_step_s), *gyr_rad_s),
+            None => (self.nominal_dt_s, *gyr_rad_s),
         };
         self.last_t_s = Some(t_s);
-        self.vqf
-            .update_gyr_with_ts([gyr_rad_s.x, gyr_rad_s.y, gyr_rad_s.z], dt);
+        self.last_gyr_rad_s = *gyr_rad_s;
+        self.vqf.update_gyr_with_ts([g.x, g.y, g.z], dt);
         self.vqf.update_acc([acc_m_s2.x, acc_m_s2.y, acc_m_s2.z]);
         self.quat()
     }

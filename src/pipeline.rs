@@ -9,7 +9,7 @@ use crate::calibration::CalibrationProfile;
 use crate::kinematics::{Kinematics, KinematicsParams, SegmentInputs};
 use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
 use crate::orientation::{OrientationParams, SensorOrientation};
-use nalgebra::UnitQuaternion;
+use nalgebra::{UnitQuaternion, Vector3};
 
 /// Gaps longer than this (seconds) between two samples of a sensor mark the frames inside as `gap`.
 pub const INTERPOLATION_LIMIT_S: f64 = 0.2;
@@ -25,6 +25,8 @@ const HISTORY: usize = 16;
 
 struct SensorTrack {
     orient: SensorOrientation,
+    /// Calibrated accelerometer bias, removed before the orientation filter.
+    acc_bias_m_s2: Vector3<f64>,
     ring: [Stamped; HISTORY],
     len: usize,
     head: usize,
@@ -96,9 +98,10 @@ impl Pipeline {
         params: PipelineParams,
     ) -> Self {
         let has_pelvis = profile.pelvis.is_some();
-        let mk = |on: bool| {
-            on.then(|| SensorTrack {
+        let mk = |seg: Option<&crate::calibration::SegmentCalibration>| {
+            seg.map(|seg| SensorTrack {
                 orient: SensorOrientation::new(rate_hz, &params.orientation),
+                acc_bias_m_s2: Vector3::from(seg.acc_bias_m_s2),
                 ring: [Stamped {
                     t_s: 0.0,
                     q: UnitQuaternion::identity(),
@@ -109,7 +112,11 @@ impl Pipeline {
             })
         };
         Pipeline {
-            tracks: [mk(true), mk(true), mk(has_pelvis)],
+            tracks: [
+                mk(Some(&profile.thigh)),
+                mk(Some(&profile.shank)),
+                mk(profile.pelvis.as_ref()),
+            ],
             kin: Kinematics::new(profile, stretch, params.kinematics),
             rate_hz,
             next_k: None,
@@ -129,7 +136,8 @@ impl Pipeline {
         let Some(track) = self.tracks[s.role.index()].as_mut() else {
             return; // a sensor the profile does not cover (e.g. an uncalibrated pelvis)
         };
-        let q = track.orient.update(s.t_s, &s.gyr_rad_s, &s.acc_m_s2);
+        let acc = s.acc_m_s2 - track.acc_bias_m_s2;
+        let q = track.orient.update(s.t_s, &s.gyr_rad_s, &acc);
         track.push(Stamped { t_s: s.t_s, q });
 
         // Frames up to the earliest "latest sample" of all worn sensors are complete.

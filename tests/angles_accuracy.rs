@@ -133,7 +133,19 @@ fn randomized_cases_meet_rmse() {
 #[ignore]
 fn debug_case() {
     let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let (scn, opts) = random_case(seed);
+    let (scn, opts) = match std::env::var("PRESET") {
+        Ok(p) => (
+            sim::preset(&p).unwrap(),
+            SimOptions::new(
+                std::env::var("RATE")
+                    .map(|r| r.parse().unwrap())
+                    .unwrap_or(100.0),
+                Variant::Realistic,
+                seed,
+            ),
+        ),
+        Err(_) => random_case(seed),
+    };
     let out = sim::simulate(&scn, &opts);
     let truth: HashMap<i64, &sim::TruthRow> = out
         .truth
