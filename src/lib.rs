@@ -8,6 +8,7 @@ pub mod kinematics;
 pub mod model;
 pub mod orientation;
 pub mod pipeline;
+pub mod protocol;
 pub mod record;
 pub mod replay;
 pub mod sim;
