@@ -32,14 +32,28 @@ pub struct ImuCsvReader<R: BufRead> {
     pending: Option<String>,
 }
 
-impl ImuCsvReader<BufReader<File>> {
-    /// Opens a file and parses its header.
+/// Any buffered input: a plain file or a gzip-compressed one.
+pub type BoxedInput = Box<dyn BufRead + Send>;
+
+impl ImuCsvReader<BoxedInput> {
+    /// Opens a file (gzip-compressed files are recognised by their magic bytes) and parses its header.
     pub fn open(path: &Path, skip_bad_rows: bool) -> Result<Self, RecordError> {
-        let file = File::open(path).map_err(|e| RecordError::Io {
+        let io_err = |e| RecordError::Io {
             file: path.to_path_buf(),
             source: e,
-        })?;
-        Self::new(BufReader::with_capacity(1 << 16, file), path, skip_bad_rows)
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let mut buf = BufReader::with_capacity(1 << 16, file);
+        let gz = buf.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let input: BoxedInput = if gz {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::bufread::MultiGzDecoder::new(buf),
+            ))
+        } else {
+            Box::new(buf)
+        };
+        Self::new(input, path, skip_bad_rows)
     }
 }
 
@@ -386,7 +400,7 @@ impl<W: Write> ImuCsvWriter<W> {
     pub fn write(&mut self, s: &ImuSample) -> std::io::Result<()> {
         writeln!(
             self.out,
-            "{:.6},{},{:.4},{:.4},{:.4},{:.5},{:.5},{:.5}",
+            "{:.6},{},{:.3},{:.3},{:.3},{:.5},{:.5},{:.5}",
             s.t_s,
             s.role,
             s.acc_m_s2.x,
