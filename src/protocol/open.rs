@@ -902,6 +902,38 @@ mod tests {
     }
 
     #[test]
+    fn golden_batched_packet_across_both_wraps() {
+        // firmware-protocol/open-sensor.md §9, example 2: two samples, counter 65535 then 0,
+        // t = 4 294 967 000 µs, period 5000 µs, so the second sample is past the u32 wrap.
+        let bytes = from_hex(
+            "41 ff ff d8 fe ff ff 00 00 00 00 a9 07 00 00 00 00 00 00 \
+             64 00 00 00 a9 07 00 00 00 00 e8 03 22",
+        )
+        .unwrap();
+        assert_eq!(bytes.len(), 32);
+        let mut dec = OpenDecoder::new(OpenConfig {
+            sample_period_us: 5000,
+        });
+        let mut out = Vec::new();
+        dec.push(&bytes, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].seq, Some(65535));
+        assert_eq!(out[1].seq, Some(0));
+        assert_eq!(
+            out[0].acc_m_s2,
+            Vector3::new(0.0, 0.0, 1961.0 * ACC_LSB_M_S2)
+        );
+        assert_eq!(out[1].acc_m_s2.x, 0.5);
+        assert_eq!(out[1].gyr_rad_s.z, 1.0);
+        assert_eq!(out[0].device_time_s, Some(4_294_967_000.0 / 1e6));
+        assert_eq!(out[1].device_time_s, Some(4_294_972_000.0 / 1e6));
+        // The encoder produces the same bytes.
+        let mut enc = OpenEncoder::new(DataFormat::Imu6, 65535);
+        let again = enc.encode(4_294_967_000, &out).unwrap();
+        assert_eq!(again, bytes);
+    }
+
+    #[test]
     fn golden_status_packet() {
         let status = OpenStatus {
             sample_period_us: 5000,
