@@ -481,6 +481,19 @@ mod tests {
     }
 
     #[test]
+    fn decoded_sample_becomes_a_pipeline_sample() {
+        let mut d = DecodedSample::new(Vector3::new(0.0, 0.0, 9.81), Vector3::new(0.1, 0.0, 0.0));
+        d.mag_ut = Some(Vector3::new(20.0, 0.0, -40.0));
+        d.device_time_s = Some(99.0);
+        let s = d.to_imu_sample(1.5, SensorRole::Shank);
+        assert_eq!(s.t_s, 1.5);
+        assert_eq!(s.role, SensorRole::Shank);
+        assert_eq!(s.acc_m_s2, d.acc_m_s2);
+        assert_eq!(s.gyr_rad_s, d.gyr_rad_s);
+        assert_eq!(s.mag_ut, d.mag_ut);
+    }
+
+    #[test]
     fn hex_round_trip() {
         let b = vec![0x55, 0x61, 0x00, 0xff];
         assert_eq!(to_hex(&b), "556100ff");

@@ -47,7 +47,7 @@ fn imu_sample() -> impl Strategy<Value = DecodedSample> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases per property by default; set PROPTEST_CASES for a longer run.
 
     #[test]
     fn arbitrary_bytes_never_panic(
