@@ -210,6 +210,14 @@ pub struct Calibrator {
 impl Calibrator {
     /// Prepares a calibrator from the header windows and the nominal rate.
     pub fn new(header: &RecordingHeader, rate_hz: f64) -> Result<Self, CalibrationError> {
+        Self::with_sensor_rates(header, [rate_hz; 3])
+    }
+
+    /// Like [`new`](Self::new) with each sensor's nominal rate (thigh, shank, pelvis).
+    pub fn with_sensor_rates(
+        header: &RecordingHeader,
+        rates_hz: [f64; 3],
+    ) -> Result<Self, CalibrationError> {
         let static_w = header
             .calibration_static
             .ok_or(CalibrationError::MissingWindow("calibration.static"))?;
@@ -227,7 +235,7 @@ impl Calibrator {
             static_w,
             functional_w,
             pelvis_w,
-            orient: std::array::from_fn(|_| SensorOrientation::new(rate_hz, &p)),
+            orient: std::array::from_fn(|i| SensorOrientation::new(rates_hz[i], &p)),
             statics: Default::default(),
             all: Default::default(),
             knee_win: Default::default(),
@@ -618,10 +626,11 @@ fn pair_windows<'a>(a: &'a [WinSample], b: &'a [WinSample]) -> Vec<(&'a WinSampl
     out
 }
 
-/// Heading offset that aligns the two hinge axes' horizontal projections.
-fn instant_delta(a: &Matrix3<f64>, b: &Matrix3<f64>) -> f64 {
+/// Heading offset (cos δ, sin δ) that aligns the two hinge axes' horizontal projections.
+fn instant_delta(a: &Matrix3<f64>, b: &Matrix3<f64>) -> (f64, f64) {
     let (ya, yb) = (a.column(1), b.column(1));
-    wrap_pi(ya.y.atan2(ya.x) - yb.y.atan2(yb.x))
+    let d = wrap_pi(ya.y.atan2(ya.x) - yb.y.atan2(yb.x));
+    (d.cos(), d.sin())
 }
 
 fn swing_angles_deg(

@@ -7,7 +7,7 @@
 
 use crate::calibration::CalibrationProfile;
 use crate::model::StretchType;
-use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
+use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
 /// Settings of the joint-angle stage.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +27,8 @@ impl Default for KinematicsParams {
     }
 }
 
-/// Low-pass filter of the heading offset that maps `b`'s world onto `a`'s world about the vertical.
+/// Low-pass filter of the heading offset δ that maps `b`'s world onto `a`'s world about the vertical,
+/// kept as the unit complex number (cos δ, sin δ) so the per-frame update needs no trigonometry.
 #[derive(Debug, Clone, Copy)]
 pub struct HingeHeading {
     /// Filtered (cos δ, sin δ), not normalised between updates.
@@ -40,19 +41,21 @@ impl HingeHeading {
         HingeHeading { cs: None }
     }
 
-    /// Updates from the two world hinge axes and returns δ, the rotation about world z applied to `b`.
+    /// Updates from the two world hinge axes and returns the unit (cos δ, sin δ).
     pub fn update(
         &mut self,
         axis_a_world: &Vector3<f64>,
         axis_b_world: &Vector3<f64>,
         dt_s: f64,
         params: &KinematicsParams,
-    ) -> f64 {
+    ) -> (f64, f64) {
         let ha = axis_a_world.xy().norm();
         let hb = axis_b_world.xy().norm();
         if ha >= params.min_horizontal && hb >= params.min_horizontal {
-            let d = axis_a_world.y.atan2(axis_a_world.x) - axis_b_world.y.atan2(axis_b_world.x);
-            let (c, s) = (d.cos(), d.sin());
+            // e^{i(α−β)} from the two horizontal directions.
+            let (ax, ay) = (axis_a_world.x / ha, axis_a_world.y / ha);
+            let (bx, by) = (axis_b_world.x / hb, axis_b_world.y / hb);
+            let (c, s) = (ax * bx + ay * by, ay * bx - ax * by);
             self.cs = Some(match self.cs {
                 None => (c, s),
                 Some((c0, s0)) => {
@@ -61,10 +64,20 @@ impl HingeHeading {
                 }
             });
         }
-        self.cs.map(|(c, s)| s.atan2(c)).unwrap_or(0.0)
+        match self.cs {
+            Some((c, s)) => {
+                let n = (c * c + s * s).sqrt();
+                if n > 1e-12 {
+                    (c / n, s / n)
+                } else {
+                    (1.0, 0.0)
+                }
+            }
+            None => (1.0, 0.0),
+        }
     }
 
-    /// The current estimate, if any.
+    /// The current estimate in radians, if any.
     pub fn delta_rad(&self) -> Option<f64> {
         self.cs.map(|(c, s)| s.atan2(c))
     }
@@ -76,15 +89,16 @@ impl Default for HingeHeading {
     }
 }
 
-/// Rotation about +y that takes segment frame `a` to segment frame `b` after aligning headings with δ:
-/// the flexion angle for `R_b = R_a · R_y(θ)`.
+/// Rotation about +y that takes segment frame `a` to segment frame `b` after aligning headings with
+/// δ = atan2(sin, cos): the flexion angle for `R_b = R_a · R_y(θ)`.
 pub fn hinge_angle_rad(
     world_from_a: &Matrix3<f64>,
     world_from_b: &Matrix3<f64>,
-    delta_rad: f64,
+    delta_cs: (f64, f64),
 ) -> f64 {
-    let rz = Rotation3::from_axis_angle(&Vector3::z_axis(), delta_rad);
-    let rel = world_from_a.transpose() * rz.matrix() * world_from_b;
+    let (c, s) = delta_cs;
+    let rz = Matrix3::new(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0);
+    let rel = world_from_a.transpose() * rz * world_from_b;
     (rel[(0, 2)] - rel[(2, 0)]).atan2(rel[(0, 0)] + rel[(2, 2)])
 }
 
@@ -207,6 +221,7 @@ impl Kinematics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::Rotation3;
 
     fn ry(b: f64) -> Matrix3<f64> {
         *Rotation3::from_axis_angle(&Vector3::y_axis(), b).matrix()

@@ -61,7 +61,13 @@ impl SensorTrack {
                     return Some((hi.q, false));
                 }
                 let k = ((t_s - lo.t_s) / span).clamp(0.0, 1.0);
-                let q = lo.q.try_slerp(&hi.q, k, 1e-9).unwrap_or(hi.q);
+                // Consecutive samples differ by a few degrees at most: nlerp is exact to ~1e-6 rad.
+                let hi_q = if lo.q.coords.dot(&hi.q.coords) < 0.0 {
+                    -hi.q.into_inner()
+                } else {
+                    hi.q.into_inner()
+                };
+                let q = UnitQuaternion::new_normalize(lo.q.into_inner().lerp(&hi_q, k));
                 return Some((q, span > INTERPOLATION_LIMIT_S));
             }
         }
@@ -97,10 +103,22 @@ impl Pipeline {
         rate_hz: f64,
         params: PipelineParams,
     ) -> Self {
+        Self::with_sensor_rates(profile, stretch, rate_hz, [rate_hz; 3], params)
+    }
+
+    /// Like [`new`](Self::new) with each sensor's own nominal rate (thigh, shank, pelvis): VQF's
+    /// filter coefficients depend on it even though integration follows the timestamps.
+    pub fn with_sensor_rates(
+        profile: &CalibrationProfile,
+        stretch: StretchType,
+        rate_hz: f64,
+        sensor_rates_hz: [f64; 3],
+        params: PipelineParams,
+    ) -> Self {
         let has_pelvis = profile.pelvis.is_some();
-        let mk = |seg: Option<&crate::calibration::SegmentCalibration>| {
+        let mk = |seg: Option<&crate::calibration::SegmentCalibration>, role: SensorRole| {
             seg.map(|seg| SensorTrack {
-                orient: SensorOrientation::new(rate_hz, &params.orientation),
+                orient: SensorOrientation::new(sensor_rates_hz[role.index()], &params.orientation),
                 acc_bias_m_s2: Vector3::from(seg.acc_bias_m_s2),
                 ring: [Stamped {
                     t_s: 0.0,
@@ -113,9 +131,9 @@ impl Pipeline {
         };
         Pipeline {
             tracks: [
-                mk(Some(&profile.thigh)),
-                mk(Some(&profile.shank)),
-                mk(profile.pelvis.as_ref()),
+                mk(Some(&profile.thigh), SensorRole::Thigh),
+                mk(Some(&profile.shank), SensorRole::Shank),
+                mk(profile.pelvis.as_ref(), SensorRole::Pelvis),
             ],
             kin: Kinematics::new(profile, stretch, params.kinematics),
             rate_hz,

@@ -92,6 +92,7 @@ struct Prepared {
     profile: CalibrationProfile,
     from_recording: bool,
     rate_hz: f64,
+    sensor_rates_hz: [f64; 3],
 }
 
 fn prepare(
@@ -142,14 +143,22 @@ fn prepare(
             });
         }
     }
-    let rate_hz = header.rate_hz.unwrap_or_else(|| estimate_rate(&head));
+    // The header's nominal rate wins; otherwise each sensor's rate is estimated from its intervals
+    // and frames are emitted at the thigh's rate.
+    let sensor_rates_hz: [f64; 3] = std::array::from_fn(|i| {
+        header
+            .rate_hz
+            .unwrap_or_else(|| estimate_rate(&head, SensorRole::ALL[i]))
+    });
+    let rate_hz = sensor_rates_hz[SensorRole::Thigh.index()];
     let (profile, from_recording) = match &opts.calibration {
         Some(p) => (
             CalibrationProfile::load(p).map_err(|e| cal_err(p, e))?,
             false,
         ),
         None => {
-            let mut c = Calibrator::new(&header, rate_hz).map_err(|e| cal_err(path, e))?;
+            let mut c = Calibrator::with_sensor_rates(&header, sensor_rates_hz)
+                .map_err(|e| cal_err(path, e))?;
             head.iter().for_each(|s| c.push(s));
             (c.finish().map_err(|e| cal_err(path, e))?, true)
         }
@@ -159,14 +168,15 @@ fn prepare(
         profile,
         from_recording,
         rate_hz,
+        sensor_rates_hz,
     })
 }
 
-/// Nominal rate from the thigh's sample intervals (median, robust to drops).
-fn estimate_rate(samples: &[ImuSample]) -> f64 {
+/// Nominal rate of one sensor from its sample intervals (median, robust to drops).
+fn estimate_rate(samples: &[ImuSample], role: SensorRole) -> f64 {
     let t: Vec<f64> = samples
         .iter()
-        .filter(|s| s.role == SensorRole::Thigh)
+        .filter(|s| s.role == role)
         .map(|s| s.t_s)
         .collect();
     let mut dts: Vec<f64> = t
@@ -253,7 +263,13 @@ fn run(
     mut on_frame: impl FnMut(&JointAngles),
 ) -> Result<ReplaySummary, ReplayError> {
     let stretch = prep.header.stretch.unwrap_or(StretchType::Supine);
-    let mut pipeline = Pipeline::new(&prep.profile, stretch, prep.rate_hz, opts.params);
+    let mut pipeline = Pipeline::with_sensor_rates(
+        &prep.profile,
+        stretch,
+        prep.rate_hz,
+        prep.sensor_rates_hz,
+        opts.params,
+    );
     let mut sum = ReplaySummary {
         rate_hz: prep.rate_hz,
         calibrated_from_recording: prep.from_recording,
