@@ -136,6 +136,12 @@ pub struct SegmentInputs {
     pub shank: UnitQuaternion<f64>,
     /// Pelvis sensor orientation, if the sensor is worn.
     pub pelvis: Option<UnitQuaternion<f64>>,
+    /// Thigh angular velocity in the thigh sensor's world frame, bias removed.
+    pub w_thigh_rad_s: Vector3<f64>,
+    /// Shank angular velocity in the shank sensor's world frame, bias removed.
+    pub w_shank_rad_s: Vector3<f64>,
+    /// Pelvis angular velocity in the pelvis sensor's world frame, bias removed.
+    pub w_pelvis_rad_s: Option<Vector3<f64>>,
 }
 
 /// Angles of one frame in degrees.
@@ -151,6 +157,12 @@ pub struct AnglesDeg {
     pub hip_flexion_deg: Option<f64>,
     /// Pelvic tilt (anterior positive) relative to the posture's reference (ψ = 0° supine, 90° upright).
     pub pelvic_tilt_deg: Option<f64>,
+    /// Knee flexion rate from the gyros projected on the hinge axis.
+    pub knee_rate_deg_s: f64,
+    /// Leg-raise rate from the thigh gyro about its medio-lateral axis.
+    pub leg_raise_rate_deg_s: f64,
+    /// Hip flexion rate (pelvis sensor only).
+    pub hip_rate_deg_s: Option<f64>,
 }
 
 /// Stateful joint-angle stage: calibration plus the two hinge-heading filters.
@@ -192,7 +204,10 @@ impl Kinematics {
         let knee = hinge_angle_rad(&r_t, &r_s, d);
         let knee_sag = wrap_pi(sagittal_pitch_rad(&r_s) - sagittal_pitch_rad(&r_t));
         let leg_raise = elevation_rad(&r_t);
-        let (hip, tilt) = match (inp.pelvis, self.pelvis_from_seg) {
+        // Sagittal rates: for R = R_z(h)·R_y(β), ω_world = β̇·y_world.
+        let beta_rate_t = inp.w_thigh_rad_s.dot(&y_t);
+        let beta_rate_s = inp.w_shank_rad_s.dot(&y_s);
+        let (hip, tilt, hip_rate) = match (inp.pelvis, self.pelvis_from_seg) {
             (Some(qp), Some(p_from_seg)) => {
                 let r_p = qp.to_rotation_matrix().into_inner() * p_from_seg;
                 let y_p: Vector3<f64> = r_p.column(1).into();
@@ -204,9 +219,13 @@ impl Kinematics {
                     _ => std::f64::consts::FRAC_PI_2,
                 };
                 let tilt = wrap_pi(sagittal_pitch_rad(&r_p) - psi);
-                (Some(hip.to_degrees()), Some(tilt.to_degrees()))
+                // β_thigh = β_pelvis − θh.
+                let rate = inp
+                    .w_pelvis_rad_s
+                    .map(|w| (w.dot(&y_p) - beta_rate_t).to_degrees());
+                (Some(hip.to_degrees()), Some(tilt.to_degrees()), rate)
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         AnglesDeg {
             knee_flexion_deg: knee.to_degrees(),
@@ -214,6 +233,9 @@ impl Kinematics {
             leg_raise_deg: leg_raise.to_degrees(),
             hip_flexion_deg: hip,
             pelvic_tilt_deg: tilt,
+            knee_rate_deg_s: (beta_rate_s - beta_rate_t).to_degrees(),
+            leg_raise_rate_deg_s: -beta_rate_t.to_degrees(),
+            hip_rate_deg_s: hip_rate,
         }
     }
 }

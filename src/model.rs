@@ -177,6 +177,12 @@ pub struct JointAngles {
     pub pelvic_tilt_deg: Option<f64>,
     /// Knee flexion from the signed sagittal inclination difference (drift-free cross-check).
     pub knee_sagittal_deg: Option<f64>,
+    /// Knee flexion rate from the gyros about the hinge axis, °/s.
+    pub knee_rate_deg_s: Option<f64>,
+    /// Rate of `hip_flexion_deg` from the gyros, °/s.
+    pub hip_rate_deg_s: Option<f64>,
+    /// Rate of `leg_raise_deg` from the thigh gyro, °/s.
+    pub leg_raise_rate_deg_s: Option<f64>,
     /// True when a sensor stream had a gap longer than the interpolation limit around this frame.
     pub gap: bool,
 }

@@ -18,6 +18,8 @@ pub const INTERPOLATION_LIMIT_S: f64 = 0.2;
 struct Stamped {
     t_s: f64,
     q: UnitQuaternion<f64>,
+    /// Angular velocity in the sensor's world frame, bias removed, rad/s.
+    w_world_rad_s: Vector3<f64>,
 }
 
 /// Recent samples kept per sensor: enough to bracket a frame while another sensor lags behind.
@@ -48,17 +50,17 @@ impl SensorTrack {
 
     /// Orientation at `t_s`, interpolated between the samples that bracket it, and whether they
     /// bracket a gap longer than the interpolation limit.
-    fn at(&self, t_s: f64) -> Option<(UnitQuaternion<f64>, bool)> {
+    fn at(&self, t_s: f64) -> Option<(UnitQuaternion<f64>, Vector3<f64>, bool)> {
         let cur = self.cur?;
         if t_s >= cur.t_s || self.len < 2 {
-            return Some((cur.q, false));
+            return Some((cur.q, cur.w_world_rad_s, false));
         }
         for i in 1..self.len {
             let (lo, hi) = (self.back(i), self.back(i - 1));
             if lo.t_s <= t_s {
                 let span = hi.t_s - lo.t_s;
                 if span <= 0.0 {
-                    return Some((hi.q, false));
+                    return Some((hi.q, hi.w_world_rad_s, false));
                 }
                 let k = ((t_s - lo.t_s) / span).clamp(0.0, 1.0);
                 // Consecutive samples differ by a few degrees at most: nlerp is exact to ~1e-6 rad.
@@ -68,10 +70,12 @@ impl SensorTrack {
                     hi.q.into_inner()
                 };
                 let q = UnitQuaternion::new_normalize(lo.q.into_inner().lerp(&hi_q, k));
-                return Some((q, span > INTERPOLATION_LIMIT_S));
+                let w = lo.w_world_rad_s.lerp(&hi.w_world_rad_s, k);
+                return Some((q, w, span > INTERPOLATION_LIMIT_S));
             }
         }
-        Some((self.back(self.len - 1).q, false))
+        let oldest = self.back(self.len - 1);
+        Some((oldest.q, oldest.w_world_rad_s, false))
     }
 }
 
@@ -123,6 +127,7 @@ impl Pipeline {
                 ring: [Stamped {
                     t_s: 0.0,
                     q: UnitQuaternion::identity(),
+                    w_world_rad_s: Vector3::zeros(),
                 }; HISTORY],
                 len: 0,
                 head: 0,
@@ -156,7 +161,12 @@ impl Pipeline {
         };
         let acc = s.acc_m_s2 - track.acc_bias_m_s2;
         let q = track.orient.update(s.t_s, &s.gyr_rad_s, &acc);
-        track.push(Stamped { t_s: s.t_s, q });
+        let w_world_rad_s = q * (s.gyr_rad_s - track.orient.bias_rad_s());
+        track.push(Stamped {
+            t_s: s.t_s,
+            q,
+            w_world_rad_s,
+        });
 
         // Frames up to the earliest "latest sample" of all worn sensors are complete.
         let mut ready_t = f64::INFINITY;
@@ -186,13 +196,13 @@ impl Pipeline {
         let mut gap = false;
         let mut get = |role: SensorRole| {
             self.tracks[role.index()].as_ref().and_then(|tr| {
-                let (q, g) = tr.at(t_s)?;
+                let (q, w, g) = tr.at(t_s)?;
                 gap |= g;
-                Some(q)
+                Some((q, w))
             })
         };
-        let thigh = get(SensorRole::Thigh).unwrap_or_default();
-        let shank = get(SensorRole::Shank).unwrap_or_default();
+        let (thigh, w_thigh) = get(SensorRole::Thigh).unwrap_or_default();
+        let (shank, w_shank) = get(SensorRole::Shank).unwrap_or_default();
         let pelvis = get(SensorRole::Pelvis);
         let dt = self
             .last_frame_t_s
@@ -203,16 +213,19 @@ impl Pipeline {
             &SegmentInputs {
                 thigh,
                 shank,
-                pelvis,
+                pelvis: pelvis.map(|p| p.0),
+                w_thigh_rad_s: w_thigh,
+                w_shank_rad_s: w_shank,
+                w_pelvis_rad_s: pelvis.map(|p| p.1),
             },
             dt,
         );
         // Without a pelvis sensor, supine uses the leg-raise angle as the hip-flexion proxy
         // (form-spec 1.2); seated and standing have no hip angle.
-        let hip = match (a.hip_flexion_deg, self.stretch) {
-            (Some(h), _) => Some(h),
-            (None, StretchType::Supine) => Some(a.leg_raise_deg),
-            (None, _) => None,
+        let (hip, hip_rate) = match (a.hip_flexion_deg, self.stretch) {
+            (Some(h), _) => (Some(h), a.hip_rate_deg_s),
+            (None, StretchType::Supine) => (Some(a.leg_raise_deg), Some(a.leg_raise_rate_deg_s)),
+            (None, _) => (None, None),
         };
         JointAngles {
             t_s,
@@ -221,6 +234,9 @@ impl Pipeline {
             leg_raise_deg: Some(a.leg_raise_deg),
             pelvic_tilt_deg: a.pelvic_tilt_deg,
             knee_sagittal_deg: Some(a.knee_sagittal_deg),
+            knee_rate_deg_s: Some(a.knee_rate_deg_s),
+            hip_rate_deg_s: hip_rate,
+            leg_raise_rate_deg_s: Some(a.leg_raise_rate_deg_s),
             gap,
         }
     }

@@ -167,3 +167,50 @@ fn debug_case() {
     .unwrap();
     eprintln!("{:?}", scn.mounting_deg);
 }
+
+/// Gyro-derived angular rates agree with the derivative of the true angles (S7: 70° in 0.6 s,
+/// peak about 219 °/s; knee cycles in S3).
+#[test]
+fn gyro_rates_match_truth_derivative() {
+    for (name, variant) in [
+        ("S7", Variant::Clean),
+        ("S7", Variant::Realistic),
+        ("S3", Variant::Realistic),
+    ] {
+        let scn = sim::preset(name).unwrap();
+        let opts = SimOptions::new(100.0, variant, 5);
+        let out = sim::simulate(&scn, &opts);
+        let block = out.header.block_window();
+        let tr = &out.truth;
+        let idx: HashMap<i64, usize> = tr
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.t_s * 100.0).round() as i64, i))
+            .collect();
+        let (mut er, mut ek, mut peak) = (Vec::new(), Vec::new(), 0.0f64);
+        replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |a| {
+            let Some(&i) = idx.get(&((a.t_s * 100.0).round() as i64)) else {
+                return;
+            };
+            if !block.contains(a.t_s) || i == 0 || i + 1 >= tr.len() {
+                return;
+            }
+            let d = |f: fn(&sim::TruthRow) -> f64| {
+                (f(&tr[i + 1]) - f(&tr[i - 1])) / (tr[i + 1].t_s - tr[i - 1].t_s)
+            };
+            let raise_rate = a.leg_raise_rate_deg_s.unwrap();
+            er.push(raise_rate - d(|r| r.leg_raise_deg));
+            ek.push(a.knee_rate_deg_s.unwrap() - d(|r| r.knee_flexion_deg));
+            peak = peak.max(raise_rate.abs());
+        })
+        .unwrap();
+        let (r, k) = (rmse(&er), rmse(&ek));
+        eprintln!(
+            "{name} {variant:?}: leg-raise rate RMSE {r:.2} °/s, knee rate {k:.2} °/s, peak {peak:.0} °/s"
+        );
+        assert!(r < 3.0 && k < 3.0, "{name}: rate RMSE {r:.2} / {k:.2} °/s");
+        if name == "S7" {
+            assert!((peak - 219.0).abs() < 0.05 * 219.0, "S7 peak {peak:.0} °/s");
+        }
+    }
+}

@@ -45,8 +45,16 @@ fn check(recording: &str, truth: &str) {
     block.get_or_insert(sum.header.block_window());
     let block = block.unwrap();
     let rmse = |v: &[(f64, f64)]| {
-        let inside: Vec<f64> = v.iter().filter(|(t, _)| block.contains(*t)).map(|e| e.1).collect();
-        assert!(inside.len() > 1000, "{recording}: only {} frames in the block", inside.len());
+        let inside: Vec<f64> = v
+            .iter()
+            .filter(|(t, _)| block.contains(*t))
+            .map(|e| e.1)
+            .collect();
+        assert!(
+            inside.len() > 1000,
+            "{recording}: only {} frames in the block",
+            inside.len()
+        );
         (inside.iter().map(|e| e * e).sum::<f64>() / inside.len() as f64).sqrt()
     };
     let (k, r) = (rmse(&ek), rmse(&er));
