@@ -80,11 +80,9 @@ impl std::fmt::Display for InputError {
 }
 impl std::error::Error for InputError {}
 
+/// Every replay error is about the input (a missing, unreadable or malformed file): exit status 2.
 fn input_err(e: ReplayError) -> anyhow::Error {
-    match e {
-        ReplayError::Record(stretchwatch::record::RecordError::Io { .. }) => e.into(),
-        other => InputError(other.to_string()).into(),
-    }
+    InputError(e.to_string()).into()
 }
 
 fn main() -> ExitCode {
