@@ -124,6 +124,17 @@ pub struct CalibrationProfile {
 }
 
 impl CalibrationProfile {
+    /// The calibrated segments with their names (thigh, shank, then pelvis if present).
+    pub fn segments(&self) -> impl Iterator<Item = (&'static str, &SegmentCalibration)> {
+        [
+            ("thigh", Some(&self.thigh)),
+            ("shank", Some(&self.shank)),
+            ("pelvis", self.pelvis.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|s| (n, s)))
+    }
+
     /// Writes the profile as TOML.
     pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
         let text = toml::to_string_pretty(self).map_err(|e| CalibrationError::Profile {
@@ -152,20 +163,13 @@ impl CalibrationProfile {
                 p.version
             )));
         }
-        let segs = [
-            ("thigh", Some(&p.thigh)),
-            ("shank", Some(&p.shank)),
-            ("pelvis", p.pelvis.as_ref()),
-        ];
-        for (name, s) in segs {
-            if let Some(s) = s {
-                for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
-                    let n = Vector3::from(a).norm();
-                    if !(0.99..=1.01).contains(&n) {
-                        return Err(err(format!(
-                            "{name}.{k} must be a unit vector (norm {n:.3})"
-                        )));
-                    }
+        for (name, s) in p.segments() {
+            for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
+                let n = Vector3::from(a).norm();
+                if !(0.99..=1.01).contains(&n) {
+                    return Err(err(format!(
+                        "{name}.{k} must be a unit vector (norm {n:.3})"
+                    )));
                 }
             }
         }

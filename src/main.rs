@@ -323,7 +323,7 @@ fn cmd_calibrate(file: &Path, out: Option<PathBuf>, skip_bad_rows: bool) -> Resu
         file.with_file_name(format!("{stem}.calibration.toml"))
     });
     print_profile(&profile);
-    profile.save(&out).map_err(|e| InputError(e.to_string()))?;
+    profile.save(&out)?;
     println!("saved       {}", out.display());
     Ok(())
 }
@@ -338,21 +338,14 @@ fn print_profile(p: &CalibrationProfile) {
         p.quality.split_half_deg,
         p.quality.thigh_axis_method
     );
-    let segs = [
-        ("thigh", Some(&p.thigh)),
-        ("shank", Some(&p.shank)),
-        ("pelvis", p.pelvis.as_ref()),
-    ];
-    for (name, s) in segs {
-        if let Some(s) = s {
-            println!(
-                "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",
-                v(s.long_axis),
-                v(s.hinge_axis),
-                nalgebra::Vector3::from(s.gyro_bias_rad_s)
-                    .norm()
-                    .to_degrees()
-            );
-        }
+    for (name, s) in p.segments() {
+        println!(
+            "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",
+            v(s.long_axis),
+            v(s.hinge_axis),
+            nalgebra::Vector3::from(s.gyro_bias_rad_s)
+                .norm()
+                .to_degrees()
+        );
     }
 }
