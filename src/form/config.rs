@@ -626,7 +626,7 @@ impl FormConfig {
             let msg = e.message().trim().replace('\n', " ");
             match e.span() {
                 Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                     format!("line {line}: {msg}")
                 }
                 None => msg,

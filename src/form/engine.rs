@@ -117,6 +117,7 @@ pub struct FormEngine {
     t_last: f64,
     has_pelvis: bool,
     rep: RepState,
+    tilt_rest_candidate: f64,
     reps: u32,
     aborted: u32,
     total_static_s: f64,
@@ -146,6 +147,7 @@ impl FormEngine {
             t_last: 0.0,
             has_pelvis: false,
             rep: RepState::default(),
+            tilt_rest_candidate: f64::NAN,
             reps: 0,
             aborted: 0,
             total_static_s: 0.0,
@@ -404,8 +406,15 @@ impl FormEngine {
             (theta_f, knee_f, w, alpha, theta_m, tilt_m, tr, dt)
         };
         let _ = theta_m;
+        // Supine pelvic reference: the tilt at rest just before the rep starts.
+        if self.core.as_ref().is_some_and(|c| c.phase.phase() == Phase::Rest)
+            && w.abs() < self.cfg.phases.move_w_dps
+            && tr.is_none()
+        {
+            self.tilt_rest_candidate = tilt_m;
+        }
         if let Some(tr) = tr {
-            self.on_transition(&tr, theta_f, tilt_m);
+            self.on_transition(&tr, theta_f, self.tilt_rest_candidate);
         }
         let cfg = self.cfg;
         let c = self.core.as_mut().expect("core");

@@ -260,10 +260,13 @@ impl HoldTracker {
         let half = n.div_ceil(2);
         let mut cum = 0u64;
         for (i, &c) in self.hist.iter().enumerate() {
-            cum += u64::from(c);
-            if cum >= half {
-                return HIST_LO_DEG + (i as f64 + 0.5) * HIST_STEP_DEG;
+            let c = u64::from(c);
+            if cum + c >= half {
+                // Interpolate inside the bin, as if its samples were spread evenly.
+                let frac = (half - cum) as f64 / c as f64;
+                return HIST_LO_DEG + (i as f64 + frac) * HIST_STEP_DEG;
             }
+            cum += c;
         }
         f64::NAN
     }
