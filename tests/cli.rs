@@ -51,12 +51,18 @@ fn replay_writes_angles_csv_contract() {
     assert!(rows.len() > 7000, "{} rows", rows.len());
     for r in &rows {
         assert_eq!(r.len(), 5);
+        assert!(
+            ["", "rest", "moving_in", "hold", "release"].contains(&r[4]),
+            "phase cell '{}'",
+            r[4]
+        );
         r[0].parse::<f64>().unwrap();
         r[1].parse::<f64>().unwrap();
         r[3].parse::<f64>().unwrap();
     }
     // Supine without a pelvis sensor: the hip column carries the leg-raise proxy.
     assert!(rows.iter().all(|r| r[2] == r[3]));
+    assert!(rows.iter().any(|r| r[4] == "hold"), "S1 has a hold phase");
     // The hold of S1 (70° leg raise) shows in the output.
     let max_raise = rows
         .iter()
