@@ -14,7 +14,11 @@ use stretchwatch::pipeline::{Pipeline, PipelineParams};
 use stretchwatch::replay::{ReplayOptions, replay_samples};
 use stretchwatch::sim::{self, SimOptions, SimOutput, Variant};
 
-fn setup() -> (SimOutput, stretchwatch::calibration::CalibrationProfile, Vec<JointAngles>) {
+fn setup() -> (
+    SimOutput,
+    stretchwatch::calibration::CalibrationProfile,
+    Vec<JointAngles>,
+) {
     // S2 has bouncing, so D1 runs its full path; S3's knee lock would do the same for D2.
     let out = sim::simulate(
         &sim::preset("S2").unwrap(),
@@ -38,7 +42,12 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 (
-                    Pipeline::new(&profile, StretchType::Supine, 100.0, PipelineParams::default()),
+                    Pipeline::new(
+                        &profile,
+                        StretchType::Supine,
+                        100.0,
+                        PipelineParams::default(),
+                    ),
                     FormEngine::new(cfg, ctx),
                 )
             },
@@ -81,7 +90,12 @@ fn bench(c: &mut Criterion) {
     // Streaming latency: per arriving sample, pipeline + form for the frames it completes.
     let mut lat_ns: Vec<u64> = Vec::with_capacity(out.samples.len() * 5);
     for _ in 0..5 {
-        let mut p = Pipeline::new(&profile, StretchType::Supine, 100.0, PipelineParams::default());
+        let mut p = Pipeline::new(
+            &profile,
+            StretchType::Supine,
+            100.0,
+            PipelineParams::default(),
+        );
         let mut e = FormEngine::new(cfg, ctx);
         for s in &out.samples {
             let t0 = Instant::now();

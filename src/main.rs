@@ -297,7 +297,6 @@ fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
 }
 
 fn print_summary(file: &Path, s: &ReplaySummary, o: &mut dyn Write) -> Result<()> {
-
     let h = &s.header;
     writeln!(o, "recording   {}", file.display())?;
     writeln!(

@@ -16,7 +16,10 @@ fn cli_json_is_byte_identical_across_runs_and_stdout_holds_only_json() {
     let dir = std::env::temp_dir().join(format!("sw-form-det-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rec = dir.join("s2.csv");
-    let out = sim::simulate(&sim::preset("S2").unwrap(), &SimOptions::new(100.0, Variant::Realistic, 42));
+    let out = sim::simulate(
+        &sim::preset("S2").unwrap(),
+        &SimOptions::new(100.0, Variant::Realistic, 42),
+    );
     sim::write_recording(&out, &rec, &dir.join("s2.truth.csv")).unwrap();
     let run = || {
         let o = Command::new(env!("CARGO_BIN_EXE_stretchwatch"))
@@ -43,20 +46,30 @@ fn cli_json_is_byte_identical_across_runs_and_stdout_holds_only_json() {
 
 #[test]
 fn chunked_streaming_gives_identical_events() {
-    let out = sim::simulate(&sim::preset("S3").unwrap(), &SimOptions::new(100.0, Variant::Realistic, 5));
+    let out = sim::simulate(
+        &sim::preset("S3").unwrap(),
+        &SimOptions::new(100.0, Variant::Realistic, 5),
+    );
     let cfg = FormConfig::default();
     let ctx = FormContext::from_header(&out.header, &cfg, None);
     // Reference: whole-recording replay.
     let mut reference = String::new();
     let mut engine = FormEngine::new(cfg, ctx);
     let summary = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |a| {
-        engine.push(a, &mut |e: &Event| reference.push_str(&(e.to_json() + "\n")));
+        engine.push(a, &mut |e: &Event| {
+            reference.push_str(&(e.to_json() + "\n"))
+        });
     })
     .unwrap();
     engine.finish(&mut |e: &Event| reference.push_str(&(e.to_json() + "\n")));
     let profile = summary.profile.unwrap();
     for chunk in [1usize, 7, 64, 1000, 100_000] {
-        let mut pipe = Pipeline::new(&profile, StretchType::Supine, 100.0, PipelineParams::default());
+        let mut pipe = Pipeline::new(
+            &profile,
+            StretchType::Supine,
+            100.0,
+            PipelineParams::default(),
+        );
         let mut engine = FormEngine::new(cfg, ctx);
         let mut text = String::new();
         let mut frames = Vec::new();

@@ -14,18 +14,38 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::PI;
 use stretchwatch::form::Event;
+use stretchwatch::model::StretchType;
 use stretchwatch::sim::traj::{Term, eval_sum, knee_rest_cycle, mj_term, raise_hold_release};
 use stretchwatch::sim::{Scenario, Variant};
-use stretchwatch::model::StretchType;
 
-const LIVE: [&str; 5] = ["bouncing", "knee_locked", "excessive_range", "jerky_entry", "knee_bend_excess"];
+const LIVE: [&str; 5] = [
+    "bouncing",
+    "knee_locked",
+    "excessive_range",
+    "jerky_entry",
+    "knee_bend_excess",
+];
 
 #[derive(Debug, Clone, Copy)]
 enum Plant {
     None,
-    SubThresholdBounce { f_hz: f64, p2p_deg: f64, t0_s: f64, cycles: f64 },
-    Bounce { f_hz: f64, p2p_deg: f64, t0_s: f64, cycles: f64 },
-    KneeLock { level_deg: f64, t0_s: f64, dur_s: f64 },
+    SubThresholdBounce {
+        f_hz: f64,
+        p2p_deg: f64,
+        t0_s: f64,
+        cycles: f64,
+    },
+    Bounce {
+        f_hz: f64,
+        p2p_deg: f64,
+        t0_s: f64,
+        cycles: f64,
+    },
+    KneeLock {
+        level_deg: f64,
+        t0_s: f64,
+        dur_s: f64,
+    },
 }
 
 struct Case {
@@ -52,7 +72,7 @@ fn make_case(i: u64) -> Case {
     let mut plant = Plant::None;
     let mut hold_len: f64 = rng.random_range(30.0..=40.0);
     match kind {
-        0 if i % 2 == 0 => {
+        0 if i.is_multiple_of(2) => {
             let f_hz = rng.random_range(0.8..=3.5);
             let t0_s = hold_start + rng.random_range(3.0..=8.0);
             plant = Plant::SubThresholdBounce {
@@ -75,18 +95,26 @@ fn make_case(i: u64) -> Case {
         2 => {
             let t0_s = hold_start + rng.random_range(3.0..=8.0);
             let dur_s = rng.random_range(5.0..=10.0);
-            let level_deg = if i % 2 == 0 {
+            let level_deg = if i.is_multiple_of(2) {
                 rng.random_range(-0.5..=1.0)
             } else {
                 rng.random_range(-5.0..=-3.0)
             };
-            plant = Plant::KneeLock { level_deg, t0_s, dur_s };
+            plant = Plant::KneeLock {
+                level_deg,
+                t0_s,
+                dur_s,
+            };
             hold_len = (t0_s - hold_start) + dur_s + 5.0 + rng.random_range(3.0..=8.0);
         }
         _ => {}
     }
     let release_s = hold_start + hold_len;
-    let mut scn = Scenario::new(&format!("random{i}"), StretchType::Supine, release_s + 3.0 + 6.0);
+    let mut scn = Scenario::new(
+        &format!("random{i}"),
+        StretchType::Supine,
+        release_s + 3.0 + 6.0,
+    );
     scn.theta_h = raise_hold_release(5.0, entry_s, hold_deg, release_s, 3.0).to_vec();
     scn.theta_k = knee_rest_cycle(3.5, release_s + 3.0, knee_deg).to_vec();
     // Baseline 2° above the hold: a 10° bounce peaks at B + 8, never B + Δ.
@@ -97,7 +125,18 @@ fn make_case(i: u64) -> Case {
         }
     }
     match plant {
-        Plant::SubThresholdBounce { f_hz, p2p_deg, t0_s, cycles } | Plant::Bounce { f_hz, p2p_deg, t0_s, cycles } => {
+        Plant::SubThresholdBounce {
+            f_hz,
+            p2p_deg,
+            t0_s,
+            cycles,
+        }
+        | Plant::Bounce {
+            f_hz,
+            p2p_deg,
+            t0_s,
+            cycles,
+        } => {
             scn.theta_h.push(Term::Bounce {
                 t0_s,
                 t1_s: t0_s + cycles / f_hz,
@@ -105,18 +144,30 @@ fn make_case(i: u64) -> Case {
                 freq_hz: f_hz,
             });
         }
-        Plant::KneeLock { level_deg, t0_s, dur_s } => {
+        Plant::KneeLock {
+            level_deg,
+            t0_s,
+            dur_s,
+        } => {
             scn.theta_k.extend([
                 mj_term(t0_s, 1.5, knee_deg, level_deg),
-                Term::Const { value_deg: -knee_deg },
+                Term::Const {
+                    value_deg: -knee_deg,
+                },
                 mj_term(t0_s + 1.5 + dur_s, 1.5, level_deg, knee_deg),
-                Term::Const { value_deg: -level_deg },
+                Term::Const {
+                    value_deg: -level_deg,
+                },
             ]);
         }
         Plant::None => {}
     }
     let rate_hz = rng.random_range(50.0..=200.0_f64).round();
-    let variant = if i % 2 == 0 { Variant::Realistic } else { Variant::Clean };
+    let variant = if i.is_multiple_of(2) {
+        Variant::Realistic
+    } else {
+        Variant::Clean
+    };
     Case {
         scn,
         rate_hz,
@@ -160,13 +211,20 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
     for i in 0..36 {
         let c = make_case(i);
         let r = run_scenario(&c.scn, c.rate_hz, c.variant, c.seed);
-        let mut fail = |m: String| fails.push(format!("{} ({:?}): {m}\n{}", r.label, c.plant, r.dump()));
+        let mut fail =
+            |m: String| fails.push(format!("{} ({:?}): {m}\n{}", r.label, c.plant, r.dump()));
         let reps = r.named("rep");
         if reps.len() != 1 {
             fail(format!("{} reps", reps.len()));
             continue;
         }
-        let Event::Rep { static_hold_s, positional_hold_s, hold_angle_deg, .. } = *reps[0] else {
+        let Event::Rep {
+            static_hold_s,
+            positional_hold_s,
+            hold_angle_deg,
+            ..
+        } = *reps[0]
+        else {
             unreachable!()
         };
         if (hold_angle_deg - c.hold_deg).abs() > 2.0 {
@@ -174,7 +232,9 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
         }
         let gt = truth_hold_s(&c);
         if (positional_hold_s - gt).abs() > 1.0 {
-            fail(format!("positional hold {positional_hold_s} vs truth {gt:.2}"));
+            fail(format!(
+                "positional hold {positional_hold_s} vs truth {gt:.2}"
+            ));
         }
         let others: Vec<&str> = LIVE.to_vec();
         match c.plant {
@@ -187,9 +247,17 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
                 if (static_hold_s - gt).abs() > 1.0 {
                     fail(format!("static hold {static_hold_s} vs truth {gt:.2}"));
                 }
-                summary.push(format!("{:>9} ctrl  static {static_hold_s:6.2} truth {gt:6.2}", r.label));
+                summary.push(format!(
+                    "{:>9} ctrl  static {static_hold_s:6.2} truth {gt:6.2}",
+                    r.label
+                ));
             }
-            Plant::Bounce { f_hz, p2p_deg, t0_s, cycles } => {
+            Plant::Bounce {
+                f_hz,
+                p2p_deg,
+                t0_s,
+                cycles,
+            } => {
                 for n in others.iter().filter(|n| **n != "bouncing") {
                     if !r.named(n).is_empty() {
                         fail(format!("unexpected '{n}'"));
@@ -213,7 +281,11 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
                     let off_lo = last_max + 2.0;
                     let off_hi = last_max + 0.25 / f_hz + 2.3;
                     if ons.len() != 1 || offs.len() != 1 {
-                        fail(format!("{} ON / {} OFF for {eff:.2}° at {f_hz:.2} Hz", ons.len(), offs.len()));
+                        fail(format!(
+                            "{} ON / {} OFF for {eff:.2}° at {f_hz:.2} Hz",
+                            ons.len(),
+                            offs.len()
+                        ));
                     } else {
                         let (on, off) = (r.rel(ons[0]), r.rel(offs[0]));
                         if on < on_lo || on > on_hi {
@@ -224,7 +296,10 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
                         }
                         let bounce_s = (cycles - 1.0) / f_hz;
                         if (static_hold_s - (gt - bounce_s)).abs() > 1.5 {
-                            fail(format!("static hold {static_hold_s} vs {:.2}", gt - bounce_s));
+                            fail(format!(
+                                "static hold {static_hold_s} vs {:.2}",
+                                gt - bounce_s
+                            ));
                         }
                         summary.push(format!(
                             "{:>9} {}bounce {f_hz:.2} Hz {p2p_deg:.1}°: ON {on:.2} in [{on_lo:.2}, {on_hi:.2}], OFF {off:.2} in [{off_lo:.2}, {off_hi:.2}]",
@@ -236,7 +311,11 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
                     summary.push(format!("{:>9} boundary bounce {f_hz:.2} Hz {p2p_deg:.1}° (filtered {eff:.2}°): not fired", r.label));
                 }
             }
-            Plant::KneeLock { level_deg, t0_s, dur_s } => {
+            Plant::KneeLock {
+                level_deg,
+                t0_s,
+                dur_s,
+            } => {
                 for n in others.iter().filter(|n| **n != "knee_locked") {
                     if !r.named(n).is_empty() {
                         fail(format!("unexpected '{n}'"));
@@ -276,7 +355,12 @@ fn randomized_variants_detect_planted_episodes_and_nothing_else() {
         }
     }
     eprintln!("{}", summary.join("\n"));
-    assert!(fails.is_empty(), "{} failures:\n{}", fails.len(), fails.join("\n\n"));
+    assert!(
+        fails.is_empty(),
+        "{} failures:\n{}",
+        fails.len(),
+        fails.join("\n\n")
+    );
 }
 
 #[test]

@@ -37,7 +37,11 @@ impl Check {
         }
     }
     fn within(&mut self, r: &Run, what: &str, v: f64, lo: f64, hi: f64) {
-        self.ok(r, v >= lo && v <= hi, format!("{what} = {v:.3}, expected [{lo}, {hi}]"));
+        self.ok(
+            r,
+            v >= lo && v <= hi,
+            format!("{what} = {v:.3}, expected [{lo}, {hi}]"),
+        );
     }
     fn near(&mut self, r: &Run, what: &str, v: f64, want: f64, tol: f64) {
         self.within(r, what, v, want - tol, want + tol);
@@ -50,7 +54,10 @@ impl Check {
     }
     fn finish(self, runs: &[Run]) {
         if !self.fails.is_empty() {
-            let dumps: Vec<String> = runs.iter().map(|r| format!("{}\n{}", r.label, r.dump())).collect();
+            let dumps: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{}\n{}", r.label, r.dump()))
+                .collect();
             panic!("{}\n\n{}", self.fails.join("\n"), dumps.join("\n"));
         }
     }
@@ -66,7 +73,9 @@ fn runs(name: &str) -> Vec<Run> {
 
 fn f(e: &Event, key: &str) -> f64 {
     let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
-    v[key].as_f64().unwrap_or_else(|| panic!("{key} missing in {}", e.to_json()))
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {}", e.to_json()))
 }
 
 fn phase_events(r: &Run, p: Phase) -> Vec<&Event> {
@@ -85,7 +94,11 @@ fn check_s1_block(c: &mut Check, r: &Run) {
     let mi = phase_events(r, Phase::MovingIn);
     let ho = phase_events(r, Phase::Hold);
     let re = phase_events(r, Phase::Release);
-    c.ok(r, mi.len() == 1 && ho.len() == 1 && re.len() == 1, "one MOVING_IN, HOLD, RELEASE".into());
+    c.ok(
+        r,
+        mi.len() == 1 && ho.len() == 1 && re.len() == 1,
+        "one MOVING_IN, HOLD, RELEASE".into(),
+    );
     if let (Some(m), Some(h), Some(x)) = (mi.first(), ho.first(), re.first()) {
         c.near(r, "MOVING_IN detected", r.rel(m), 6.2, 0.5);
         c.near(r, "HOLD onset", f(h, "onset_s") - r.t0_s, 8.4, 0.5);
@@ -101,7 +114,13 @@ fn check_s1_block(c: &mut Check, r: &Run) {
     }
     c.none(r, &LIVE);
     c.none(r, &["short_hold"]);
-    c.near(r, "warnings per minute", f(r.summary(), "warnings_per_min"), 0.0, 1e-9);
+    c.near(
+        r,
+        "warnings per minute",
+        f(r.summary(), "warnings_per_min"),
+        0.0,
+        1e-9,
+    );
 }
 
 #[test]
@@ -110,7 +129,11 @@ fn s1_good_supine_stretch() {
     let mut c = Check::new();
     for r in &rs {
         check_s1_block(&mut c, r);
-        c.ok(r, r.named("dose_short").len() == 1, "dose_short at block end (36 s < 60 s)".into());
+        c.ok(
+            r,
+            r.named("dose_short").len() == 1,
+            "dose_short at block end (36 s < 60 s)".into(),
+        );
         c.none(r, &["data_quality", "no_warmup", "unusual_range"]);
     }
     c.finish(&rs);
@@ -123,7 +146,11 @@ fn s2_bouncing() {
     for r in &rs {
         let on = r.ons("bouncing");
         let off = r.offs("bouncing");
-        c.ok(r, on.len() == 1 && off.len() == 1, format!("{} ON / {} OFF", on.len(), off.len()));
+        c.ok(
+            r,
+            on.len() == 1 && off.len() == 1,
+            format!("{} ON / {} OFF", on.len(), off.len()),
+        );
         if let (Some(on), Some(off)) = (on.first(), off.first()) {
             c.within(r, "BOUNCING_ON", r.rel(on), 16.3, 17.5);
             c.within(r, "BOUNCING_OFF", r.rel(off), 24.3, 25.5);
@@ -136,8 +163,22 @@ fn s2_bouncing() {
         } else {
             c.ok(r, false, "no rep".into());
         }
-        c.none(r, &["excessive_range", "short_hold", "jerky_entry", "knee_locked"]);
-        c.near(r, "warnings per minute", f(r.summary(), "warnings_per_min"), 1.2, 0.2);
+        c.none(
+            r,
+            &[
+                "excessive_range",
+                "short_hold",
+                "jerky_entry",
+                "knee_locked",
+            ],
+        );
+        c.near(
+            r,
+            "warnings per minute",
+            f(r.summary(), "warnings_per_min"),
+            1.2,
+            0.2,
+        );
     }
     c.finish(&rs);
 }
@@ -149,9 +190,23 @@ fn s3_hyperextended_knee() {
     for r in &rs {
         let on = r.ons("knee_locked");
         let off = r.offs("knee_locked");
-        c.ok(r, on.len() == 1 && off.len() == 1, format!("{} ON / {} OFF", on.len(), off.len()));
+        c.ok(
+            r,
+            on.len() == 1 && off.len() == 1,
+            format!("{} ON / {} OFF", on.len(), off.len()),
+        );
         if let (Some(on), Some(off)) = (on.first(), off.first()) {
-            c.ok(r, matches!(on, Event::KneeLocked { kind: "hyperextended", .. }), "kind hyperextended".into());
+            c.ok(
+                r,
+                matches!(
+                    on,
+                    Event::KneeLocked {
+                        kind: "hyperextended",
+                        ..
+                    }
+                ),
+                "kind hyperextended".into(),
+            );
             c.within(r, "KNEE_LOCK_ON", r.rel(on), 17.0, 17.6);
             c.within(r, "KNEE_LOCK_OFF", r.rel(off), 30.0, 30.6);
             c.near(r, "min knee", f(off, "min_knee_deg"), -3.0, 1.5);
@@ -161,7 +216,16 @@ fn s3_hyperextended_knee() {
             Some(rep) => c.near(r, "static hold", f(rep, "static_hold_s"), 37.1, 1.0),
             None => c.ok(r, false, "no rep".into()),
         }
-        c.none(r, &["bouncing", "excessive_range", "jerky_entry", "short_hold", "knee_bend_excess"]);
+        c.none(
+            r,
+            &[
+                "bouncing",
+                "excessive_range",
+                "jerky_entry",
+                "short_hold",
+                "knee_bend_excess",
+            ],
+        );
     }
     c.finish(&rs);
 }
@@ -173,15 +237,31 @@ fn s4_knee_threshold_boundaries() {
     for r in &rs {
         let on = r.ons("knee_locked");
         let off = r.offs("knee_locked");
-        c.ok(r, on.len() == 1 && off.len() == 1, format!("{} ON / {} OFF", on.len(), off.len()));
+        c.ok(
+            r,
+            on.len() == 1 && off.len() == 1,
+            format!("{} ON / {} OFF", on.len(), off.len()),
+        );
         if let (Some(on), Some(off)) = (on.first(), off.first()) {
-            c.ok(r, matches!(on, Event::KneeLocked { kind: "locked", .. }), "kind locked".into());
+            c.ok(
+                r,
+                matches!(on, Event::KneeLocked { kind: "locked", .. }),
+                "kind locked".into(),
+            );
             c.within(r, "rep 2 KNEE_LOCK_ON", r.rel(on), 52.9, 53.7);
             c.near(r, "KNEE_LOCK_OFF", r.rel(off), 85.9, 0.5);
         }
         c.ok(
             r,
-            !r.events.iter().any(|e| matches!(e, Event::KneeLocked { kind: "hyperextended", .. })),
+            !r.events.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::KneeLocked {
+                        kind: "hyperextended",
+                        ..
+                    }
+                )
+            }),
             "never hyperextended".into(),
         );
         let rp = reps(r);
@@ -200,7 +280,11 @@ fn s5_excessive_range() {
     for r in &rs {
         let on = r.ons("excessive_range");
         let off = r.offs("excessive_range");
-        c.ok(r, on.len() == 1 && off.len() == 1, format!("{} ON / {} OFF", on.len(), off.len()));
+        c.ok(
+            r,
+            on.len() == 1 && off.len() == 1,
+            format!("{} ON / {} OFF", on.len(), off.len()),
+        );
         if let (Some(on), Some(off)) = (on.first(), off.first()) {
             c.within(r, "EXCESSIVE_ON", r.rel(on), 9.4, 10.0);
             c.within(r, "EXCESSIVE_OFF", r.rel(off), 42.9, 43.8);
@@ -227,7 +311,11 @@ fn s6_short_hold() {
             c.near(r, "short hold value", f(e, "static_hold_s"), 12.1, 1.0);
         }
         c.ok(r, reps(r).len() == 1, "rep counted".into());
-        c.ok(r, r.named("dose_short").len() == 1, "dose_short at block end".into());
+        c.ok(
+            r,
+            r.named("dose_short").len() == 1,
+            "dose_short at block end".into(),
+        );
         c.none(r, &LIVE);
     }
     c.finish(&rs);
@@ -259,7 +347,10 @@ fn s8_slow_entry_false_positive_control() {
     let mut c = Check::new();
     for r in &rs {
         c.none(r, &LIVE);
-        c.none(r, &["short_hold", "data_quality", "unusual_range", "aborted_rep"]);
+        c.none(
+            r,
+            &["short_hold", "data_quality", "unusual_range", "aborted_rep"],
+        );
         let rp = reps(r);
         c.ok(r, rp.len() == 1, format!("{} reps", rp.len()));
         if let Some(rep) = rp.first() {
@@ -283,17 +374,35 @@ fn s9_multi_rep_bilateral_dose() {
             c.ok(run, rp.len() == 3, format!("{} reps", rp.len()));
             for rep in &rp {
                 c.near(run, "static hold", f(rep, "static_hold_s"), 33.1, 1.0);
-                c.ok(run, f(rep, "static_hold_s") >= 29.0, "target compliance".into());
+                c.ok(
+                    run,
+                    f(rep, "static_hold_s") >= 29.0,
+                    "target compliance".into(),
+                );
             }
             let s = run.summary();
-            c.near(run, "total static hold", f(s, "total_static_hold_s"), 99.2, 3.0);
-            c.ok(run, matches!(s, Event::Summary { dose_met: true, .. }), "dose met".into());
+            c.near(
+                run,
+                "total static hold",
+                f(s, "total_static_hold_s"),
+                99.2,
+                3.0,
+            );
+            c.ok(
+                run,
+                matches!(s, Event::Summary { dose_met: true, .. }),
+                "dose met".into(),
+            );
             c.none(run, &LIVE);
             c.none(run, &["short_hold", "dose_short"]);
             m[i] = f(s, "session_value_deg");
             c.near(run, "M", m[i], 70.0, 2.0);
         }
-        c.ok(&l, (m[0] - m[1]).abs() <= 2.0, format!("|M_L − M_R| = {}", (m[0] - m[1]).abs()));
+        c.ok(
+            &l,
+            (m[0] - m[1]).abs() <= 2.0,
+            format!("|M_L − M_R| = {}", (m[0] - m[1]).abs()),
+        );
         all.push(l);
         all.push(r);
     }
@@ -307,7 +416,11 @@ fn s10_seated_bobbing_with_and_without_pelvis() {
     for r in &rs {
         let on = r.ons("bouncing");
         let off = r.offs("bouncing");
-        c.ok(r, on.len() == 1 && off.len() == 1, format!("{} ON / {} OFF", on.len(), off.len()));
+        c.ok(
+            r,
+            on.len() == 1 && off.len() == 1,
+            format!("{} ON / {} OFF", on.len(), off.len()),
+        );
         if let (Some(on), Some(off)) = (on.first(), off.first()) {
             c.within(r, "BOUNCING_ON", r.rel(on), 22.0, 23.3);
             c.within(r, "BOUNCING_OFF", r.rel(off), 27.2, 28.5);
@@ -327,7 +440,17 @@ fn s10_seated_bobbing_with_and_without_pelvis() {
         if let Some(e) = hu.first() {
             c.near(r, "hip_unavailable at manual start", r.rel(e), 5.0, 0.05);
         }
-        c.none(r, &["bouncing", "excessive_range", "jerky_entry", "rep", "phase", "knee_locked"]);
+        c.none(
+            r,
+            &[
+                "bouncing",
+                "excessive_range",
+                "jerky_entry",
+                "rep",
+                "phase",
+                "knee_locked",
+            ],
+        );
     }
     c.finish(&rs);
 }
@@ -350,7 +473,15 @@ fn s11_warmup_detection_and_s11b_no_warmup() {
     for &(rate, v) in &CONDITIONS {
         let mut cfg = FormConfig::default();
         cfg.warmup.status = WarmupStatus::No;
-        let r = run_with(&sim::preset("S11b").unwrap(), rate, v, 42, cfg, None, |_| {});
+        let r = run_with(
+            &sim::preset("S11b").unwrap(),
+            rate,
+            v,
+            42,
+            cfg,
+            None,
+            |_| {},
+        );
         let nw = r.named("no_warmup");
         c.ok(&r, nw.len() == 1, format!("{} no_warmup", nw.len()));
         if let Some(e) = nw.first() {
@@ -378,10 +509,18 @@ fn robustness_bounce_boundaries() {
     for (name, expect) in cases {
         for r in runs(name) {
             let n = r.ons("bouncing").len();
-            c.ok(&r, n == usize::from(expect), format!("{n} BOUNCING_ON, expected {}", u8::from(expect)));
+            c.ok(
+                &r,
+                n == usize::from(expect),
+                format!("{n} BOUNCING_ON, expected {}", u8::from(expect)),
+            );
             if let Some(on) = r.ons("bouncing").first() {
                 // Bouncing starts at 15 s; the 4th qualifying excursion ends 2.5 cycles later.
-                c.ok(&r, r.rel(on) > 15.0 && r.rel(on) < 19.5, format!("ON at {}", r.rel(on)));
+                c.ok(
+                    &r,
+                    r.rel(on) > 15.0 && r.rel(on) < 19.5,
+                    format!("ON at {}", r.rel(on)),
+                );
             }
             c.ok(&r, reps(&r).len() == 1, "one rep".into());
             all.push(r);
@@ -396,7 +535,11 @@ fn robustness_slow_raises_gap_and_pelvic_tilt() {
     let mut all = Vec::new();
     for r in runs("slow_raises") {
         c.none(&r, &["bouncing", "rep"]);
-        c.ok(&r, phase_events(&r, Phase::Hold).is_empty(), "no HOLD".into());
+        c.ok(
+            &r,
+            phase_events(&r, Phase::Hold).is_empty(),
+            "no HOLD".into(),
+        );
         let seq: Vec<Phase> = r
             .events
             .iter()
@@ -405,7 +548,11 @@ fn robustness_slow_raises_gap_and_pelvic_tilt() {
                 _ => None,
             })
             .collect();
-        c.ok(&r, seq == [Phase::MovingIn, Phase::Release, Phase::Rest], format!("phases {seq:?}"));
+        c.ok(
+            &r,
+            seq == [Phase::MovingIn, Phase::Release, Phase::Rest],
+            format!("phases {seq:?}"),
+        );
         all.push(r);
     }
     for r in runs("gap_0.8s") {
@@ -418,7 +565,13 @@ fn robustness_slow_raises_gap_and_pelvic_tilt() {
             Some(rep) => {
                 let d = f(rep, "leg_raise_hold_deg") - f(rep, "hold_angle_deg");
                 c.near(&r, "θte − θh", d, 15.0, 2.0);
-                c.near(&r, "pelvic tilt change (D9 metric)", f(rep, "pelvic_tilt_change_deg"), -15.0, 2.0);
+                c.near(
+                    &r,
+                    "pelvic tilt change (D9 metric)",
+                    f(rep, "pelvic_tilt_change_deg"),
+                    -15.0,
+                    2.0,
+                );
             }
             None => c.ok(&r, false, "no rep".into()),
         }

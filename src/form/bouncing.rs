@@ -227,7 +227,9 @@ impl BounceDetector {
         self.n_ext += 1;
         let p1 = prev?;
         let p2p = (e.value - p1.value).abs();
-        let period = prev2.filter(|p| p.is_max == e.is_max).map(|p| e.t_s - p.t_s);
+        let period = prev2
+            .filter(|p| p.is_max == e.is_max)
+            .map(|p| e.t_s - p.t_s);
         let base_ok = p2p >= self.c.min_excursion_deg && e.gate_ok && p1.gate_ok;
         let period_ok = period.is_some_and(|p| {
             p >= 1.0 / self.c.f_max_hz - 1e-9 && p <= 1.0 / self.c.f_min_hz + 1e-9
@@ -318,7 +320,13 @@ mod tests {
     fn fires_in_band_and_not_outside() {
         let ev = run(1.5, 8.0);
         assert_eq!(ev.len(), 2, "{ev:?}");
-        let Event::Bouncing { t_s, freq_hz, p2p_deg, .. } = ev[0] else {
+        let Event::Bouncing {
+            t_s,
+            freq_hz,
+            p2p_deg,
+            ..
+        } = ev[0]
+        else {
             panic!()
         };
         assert!((16.6..17.0).contains(&t_s), "{t_s}");

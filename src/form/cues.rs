@@ -13,23 +13,47 @@ const N_TYPES: usize = 6;
 /// Priority (0 highest) and type index of a live ON event, or None for events without a cue.
 fn rank(e: &Event) -> Option<(u8, usize)> {
     match e {
-        Event::KneeLocked { kind, state: State::On, .. } if *kind == "hyperextended" => Some((0, 0)),
-        Event::JerkyEntry { state: State::On, .. } => Some((1, 1)),
-        Event::Bouncing { state: State::On, .. } => Some((2, 2)),
-        Event::ExcessiveRange { state: State::On, .. } => Some((3, 3)),
-        Event::KneeLocked { state: State::On, .. } => Some((4, 0)),
-        Event::PelvicCompensation { state: State::On, .. } => Some((5, 5)),
+        Event::KneeLocked {
+            kind,
+            state: State::On,
+            ..
+        } if *kind == "hyperextended" => Some((0, 0)),
+        Event::JerkyEntry {
+            state: State::On, ..
+        } => Some((1, 1)),
+        Event::Bouncing {
+            state: State::On, ..
+        } => Some((2, 2)),
+        Event::ExcessiveRange {
+            state: State::On, ..
+        } => Some((3, 3)),
+        Event::KneeLocked {
+            state: State::On, ..
+        } => Some((4, 0)),
+        Event::PelvicCompensation {
+            state: State::On, ..
+        } => Some((5, 5)),
         _ => None,
     }
 }
 
 fn off_type(e: &Event) -> Option<usize> {
     match e {
-        Event::KneeLocked { state: State::Off, .. } => Some(0),
-        Event::JerkyEntry { state: State::Off, .. } => Some(1),
-        Event::Bouncing { state: State::Off, .. } => Some(2),
-        Event::ExcessiveRange { state: State::Off, .. } => Some(3),
-        Event::PelvicCompensation { state: State::Off, .. } => Some(5),
+        Event::KneeLocked {
+            state: State::Off, ..
+        } => Some(0),
+        Event::JerkyEntry {
+            state: State::Off, ..
+        } => Some(1),
+        Event::Bouncing {
+            state: State::Off, ..
+        } => Some(2),
+        Event::ExcessiveRange {
+            state: State::Off, ..
+        } => Some(3),
+        Event::PelvicCompensation {
+            state: State::Off, ..
+        } => Some(5),
         _ => None,
     }
 }

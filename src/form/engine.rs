@@ -44,7 +44,11 @@ impl FormContext {
                     .extra
                     .iter()
                     .find(|(k, _)| k == "history_deg")
-                    .map(|(_, v)| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+                    .map(|(_, v)| {
+                        v.split_whitespace()
+                            .filter_map(|x| x.parse().ok())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 Baseline::from_history(&hist, &cfg.excessive)
             }
@@ -314,12 +318,7 @@ impl FormEngine {
             });
         }
         let c = self.core.as_mut().expect("core");
-        c.dq = DataQualityMonitor::new(
-            self.cfg.data_quality,
-            self.ctx.stretch,
-            self.has_pelvis,
-            t,
-        );
+        c.dq = DataQualityMonitor::new(self.cfg.data_quality, self.ctx.stretch, self.has_pelvis, t);
     }
 
     /// Gap rules of form-spec 1.6, applied when frames resume.
@@ -333,7 +332,9 @@ impl FormEngine {
         }
         let c = self.core.as_mut().expect("core");
         let agree = |now: Option<f64>, before: f64| {
-            now.is_none_or(|x| !before.is_finite() || (x - before).abs() <= self.cfg.data_quality.gap_agree_deg)
+            now.is_none_or(|x| {
+                !before.is_finite() || (x - before).abs() <= self.cfg.data_quality.gap_agree_deg
+            })
         };
         let hold_open = c.hold.segment_open();
         if gap_s > g.interp_max_s
@@ -407,7 +408,10 @@ impl FormEngine {
         };
         let _ = theta_m;
         // Supine pelvic reference: the tilt at rest just before the rep starts.
-        if self.core.as_ref().is_some_and(|c| c.phase.phase() == Phase::Rest)
+        if self
+            .core
+            .as_ref()
+            .is_some_and(|c| c.phase.phase() == Phase::Rest)
             && w.abs() < self.cfg.phases.move_w_dps
             && tr.is_none()
         {
@@ -506,7 +510,10 @@ impl FormEngine {
         // D6.
         let jgate = phase == Phase::MovingIn
             || (phase == Phase::Hold && t - c.phase.hold_detect_s() <= cfg.jerky.post_hold_gate_s);
-        if let Some(e) = c.jerky.update(t, jgate && self.rep.in_rep, theta_f, zone6, w, alpha) {
+        if let Some(e) = c
+            .jerky
+            .update(t, jgate && self.rep.in_rep, theta_f, zone6, w, alpha)
+        {
             if e.state() == Some(State::On) {
                 new_episodes += 1;
             }
@@ -527,7 +534,10 @@ impl FormEngine {
             add(e, &mut evs);
         }
         // D10.
-        if let Some(e) = c.knee_bend.update(t, phase == Phase::Hold && knee_ok, knee_f) {
+        if let Some(e) = c
+            .knee_bend
+            .update(t, phase == Phase::Hold && knee_ok, knee_f)
+        {
             add(e, &mut evs);
         }
         // Hold accounting.
@@ -543,7 +553,13 @@ impl FormEngine {
         }
         let short = if tr.is_some_and(|x| x.kind == TransitionKind::Release) {
             c.hold.flush();
-            short_hold::short_hold(t, self.reps + 1, c.hold.static_hold_s(), &cfg.hold, &cfg.phases)
+            short_hold::short_hold(
+                t,
+                self.reps + 1,
+                c.hold.static_hold_s(),
+                &cfg.hold,
+                &cfg.phases,
+            )
         } else {
             None
         };
@@ -663,11 +679,15 @@ impl FormEngine {
                 // Close every open episode (the gate closes with the block).
                 let mut evs: [Option<Event>; 8] = [None; 8];
                 let (th, kn) = (c.last_theta_f, c.last_knee_f);
-                if let Some((e, BounceEdge::Off { last_extremum_s })) = c.bounce.update(t_s, th, false, false) {
+                if let Some((e, BounceEdge::Off { last_extremum_s })) =
+                    c.bounce.update(t_s, th, false, false)
+                {
                     c.hold.exclude_until(0, last_extremum_s);
                     evs[0] = Some(e);
                 }
-                if let Some((e, BounceEdge::Off { last_extremum_s })) = c.bounce_knee.update(t_s, kn, false, false) {
+                if let Some((e, BounceEdge::Off { last_extremum_s })) =
+                    c.bounce_knee.update(t_s, kn, false, false)
+                {
                     c.hold.exclude_until(1, last_extremum_s);
                     evs[1] = Some(e);
                 }

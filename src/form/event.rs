@@ -428,6 +428,9 @@ mod tests {
             active_s: 0.0,
             session_value_deg: None,
         };
-        assert!(s.to_json().starts_with(r#"{"event":"summary","t_s":1.0,"reps":0"#));
+        assert!(
+            s.to_json()
+                .starts_with(r#"{"event":"summary","t_s":1.0,"reps":0"#)
+        );
     }
 }

@@ -148,7 +148,7 @@ impl MovingMean {
         }
         self.sum += x;
         self.pushes += 1;
-        if self.pushes % self.ring.buf.len() == 0 {
+        if self.pushes.is_multiple_of(self.ring.buf.len()) {
             self.sum = self.ring.buf.iter().sum();
         }
         self.sum / self.ring.len() as f64
@@ -269,7 +269,10 @@ mod tests {
                     peak = peak.max(y.abs());
                 }
             }
-            assert!((peak - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.03, "{fs}: {peak}");
+            assert!(
+                (peak - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.03,
+                "{fs}: {peak}"
+            );
         }
     }
 

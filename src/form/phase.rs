@@ -167,7 +167,9 @@ impl PhaseMachine {
         } else {
             self.up_since_s = None;
         }
-        let up_dwell = self.up_since_s.is_some_and(|s| t - s >= p.move_dwell_s - 1e-9);
+        let up_dwell = self
+            .up_since_s
+            .is_some_and(|s| t - s >= p.move_dwell_s - 1e-9);
         if x.w_dps <= p.release_w_dps {
             self.rel_since_s.get_or_insert(t);
         } else {

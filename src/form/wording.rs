@@ -173,12 +173,18 @@ pub fn summary_lines(e: &Event) -> Vec<String> {
         format!("reps          {reps} ({aborted_reps} adjustments not counted)"),
         format!(
             "static hold   {total_static_hold_s:.1} s in total — {}",
-            if dose_met { "dose met" } else { "below the 60 s per-side dose" }
+            if dose_met {
+                "dose met"
+            } else {
+                "below the 60 s per-side dose"
+            }
         ),
         format!("active time   {active_s:.1} s moving in and holding"),
         format!("warnings      {warnings_per_min:.2} per active minute"),
         match session_value_deg {
-            Some(m) => format!("stretch angle {m:.1}° (median hold angle; a wearable estimate, not a clinical test)"),
+            Some(m) => format!(
+                "stretch angle {m:.1}° (median hold angle; a wearable estimate, not a clinical test)"
+            ),
             None => "stretch angle unavailable (no counted reps)".into(),
         },
     ]

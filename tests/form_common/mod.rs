@@ -58,7 +58,15 @@ impl Run {
 
 /// Simulates `scn` and runs the whole pipeline.
 pub fn run_scenario(scn: &Scenario, rate_hz: f64, variant: Variant, seed: u64) -> Run {
-    run_with(scn, rate_hz, variant, seed, FormConfig::default(), None, |_| {})
+    run_with(
+        scn,
+        rate_hz,
+        variant,
+        seed,
+        FormConfig::default(),
+        None,
+        |_| {},
+    )
 }
 
 /// Same with a config, a baseline override and a header tweak.
@@ -73,7 +81,12 @@ pub fn run_with(
 ) -> Run {
     let mut out = sim::simulate(scn, &SimOptions::new(rate_hz, variant, seed));
     tweak(&mut out);
-    run_output(&out, &format!("{} {variant} {rate_hz} Hz seed {seed}", scn.name), cfg, baseline_deg)
+    run_output(
+        &out,
+        &format!("{} {variant} {rate_hz} Hz seed {seed}", scn.name),
+        cfg,
+        baseline_deg,
+    )
 }
 
 /// Runs simulated output through replay and the form engine.
