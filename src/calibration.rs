@@ -15,7 +15,9 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrationError {
     /// The recording lacks a window the procedure needs.
-    #[error("no {0} window in the recording header (expected '# {0}: START END'; or use a saved profile with --calibration)")]
+    #[error(
+        "no {0} window in the recording header (expected '# {0}: START END'; or use a saved profile with --calibration)"
+    )]
     MissingWindow(&'static str),
     /// Too few samples of a sensor inside a window.
     #[error("only {count} {role} samples in the {window} window: record at least {needed}")]

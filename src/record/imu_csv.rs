@@ -257,13 +257,24 @@ impl<R: BufRead> ImuCsvReader<R> {
     fn parse_row(&self, complete: bool) -> Result<ImuSample, RecordError> {
         let line = self.line_no;
         // Fields are looked up by position without allocating: at most 16 columns are expected.
+        // Fields are short, so a plain byte scan beats `split` (a memchr call per field); cells
+        // are trimmed only when they start or end with whitespace.
         let mut fields: [&str; 16] = [""; 16];
         let mut n = 0;
-        for f in self.buf.split(',') {
-            if n < fields.len() {
-                fields[n] = f.trim();
+        let text = self.buf.as_str();
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        for i in 0..=bytes.len() {
+            if i == bytes.len() || bytes[i] == b',' {
+                if n < fields.len() {
+                    let f = &text[start..i];
+                    let padded = f.as_bytes().first().is_some_and(u8::is_ascii_whitespace)
+                        || f.as_bytes().last().is_some_and(u8::is_ascii_whitespace);
+                    fields[n] = if padded { f.trim() } else { f };
+                }
+                n += 1;
+                start = i + 1;
             }
-            n += 1;
         }
         let field = |i: usize, name: &str| -> Result<&str, RecordError> {
             let p = self.cols[i];
