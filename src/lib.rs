@@ -11,5 +11,6 @@ pub mod pipeline;
 pub mod protocol;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod sim;
 pub mod store;

@@ -17,6 +17,9 @@ use stretchwatch::sim;
 #[derive(Parser)]
 #[command(name = "stretchwatch", version, about, long_about = None)]
 struct Cli {
+    /// Session database (default: stretchwatch.db in the platform data directory).
+    #[arg(long, global = true, value_name = "PATH", env = "STRETCHWATCH_DB")]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +39,50 @@ enum Command {
         /// Skip malformed rows (and report how many) instead of stopping at the first.
         #[arg(long)]
         skip_bad_rows: bool,
+        /// Also store the recording as a session in the database.
+        #[arg(long)]
+        save: bool,
+        /// With --save: session start (YYYY-MM-DD[THH:MM[:SS]] UTC, or Unix seconds); default: the
+        /// header's `started` key, else the file's modification time.
+        #[arg(long, value_name = "WHEN")]
+        started: Option<String>,
+    },
+    /// Store a recording (IMU CSV v1) as a session: raw samples, angles, events, reps, summary.
+    Import {
+        /// Recording file.
+        file: PathBuf,
+        /// Use a saved calibration profile instead of the recording's calibration windows.
+        #[arg(long, value_name = "PROFILE")]
+        calibration: Option<PathBuf>,
+        /// Skip malformed rows instead of stopping at the first.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        /// Session start (YYYY-MM-DD[THH:MM[:SS]] UTC, or Unix seconds); default: the header's
+        /// `started` key, else the file's modification time.
+        #[arg(long, value_name = "WHEN")]
+        started: Option<String>,
+    },
+    /// Review stored sessions: list, show, delete.
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+    /// Export a stored session: CSV files (samples, angles, reps, events) or an OpenSim .sto of the angles.
+    Export {
+        /// Session id (see `sessions list`).
+        id: i64,
+        /// `csv` or `sto`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output: for csv a prefix (files PREFIX.samples.csv, ...), for sto the file
+        /// (default: session-ID, session-ID.sto).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Plot progress, one session, or left against right, as PNG or SVG (by the file extension).
+    Plot {
+        #[command(subcommand)]
+        what: PlotCommand,
     },
     /// Write a simulated recording of a scenario (S1..S12 or a TOML file) with ground truth beside it.
     Simulate {
@@ -67,6 +114,65 @@ enum Command {
         /// Skip malformed rows instead of stopping at the first.
         #[arg(long)]
         skip_bad_rows: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// One line per session: date, side, stretch, reps, static hold, session value, warnings per minute, flags.
+    List {
+        /// Only this side (left or right).
+        #[arg(long)]
+        side: Option<String>,
+        /// Only this stretch (supine, seated or standing).
+        #[arg(long)]
+        stretch: Option<String>,
+    },
+    /// A session's details, reps and events.
+    Show {
+        /// Session id.
+        id: i64,
+    },
+    /// Delete a session and everything stored with it (asks to confirm).
+    Delete {
+        /// Session id.
+        id: i64,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlotCommand {
+    /// Session value per session over dates, rolling 7-day median, ±MDC band, D4/D8 flags.
+    Progress {
+        /// Stretch type.
+        #[arg(long, default_value = "supine")]
+        stretch: String,
+        /// Only one side (default both).
+        #[arg(long)]
+        side: Option<String>,
+        /// Output file, .png or .svg.
+        #[arg(long, default_value = "progress.png")]
+        out: PathBuf,
+    },
+    /// Knee and hip traces of one session with phase shading, hold spans and warning markers.
+    Session {
+        /// Session id.
+        id: i64,
+        /// Output file, .png or .svg (default session-ID.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Left against right: paired session values and their difference with the ±10° band.
+    Sides {
+        /// Stretch type.
+        #[arg(long, default_value = "supine")]
+        stretch: String,
+        /// Output file, .png or .svg.
+        #[arg(long, default_value = "sides.png")]
+        out: PathBuf,
     },
 }
 
@@ -104,13 +210,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let db = cli.db;
     match cli.command {
         Command::Replay {
             file,
             angles_out,
             calibration,
             skip_bad_rows,
-        } => cmd_replay(&file, angles_out.as_deref(), calibration, skip_bad_rows),
+            save,
+            started,
+        } => {
+            let save = save.then_some(review::SaveTo { db, started });
+            cmd_replay(
+                &file,
+                angles_out.as_deref(),
+                calibration,
+                skip_bad_rows,
+                save,
+            )
+        }
+        Command::Import {
+            file,
+            calibration,
+            skip_bad_rows,
+            started,
+        } => cmd_import(db, &file, calibration, skip_bad_rows, started),
+        Command::Sessions { action } => review::cmd_sessions(db, action),
+        Command::Export { id, format, out } => review::cmd_export(db, id, &format, out),
+        Command::Plot { what } => review::cmd_plot(db, what),
         Command::Simulate {
             scenario,
             rate,
@@ -127,39 +254,55 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+#[path = "cli/review.rs"]
+mod review;
+use review::cmd_import;
+
 fn cmd_replay(
     file: &Path,
     angles_out: Option<&Path>,
     calibration: Option<PathBuf>,
     skip_bad_rows: bool,
+    save: Option<review::SaveTo>,
 ) -> Result<()> {
     let opts = ReplayOptions {
         skip_bad_rows,
         calibration,
         ..Default::default()
     };
-    let summary = match angles_out {
+    let mut angles_w = match angles_out {
         Some(out) => {
             let f = std::fs::File::create(out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
-            let mut w = AnglesCsvWriter::new(std::io::BufWriter::new(f))
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            let mut io_err = None;
-            let s = replay_file(file, &opts, |a| {
-                if io_err.is_none() {
-                    io_err = w.write(a, None).err();
-                }
-            })
-            .map_err(input_err)?;
-            if let Some(e) = io_err {
-                return Err(e).with_context(|| format!("cannot write {}", out.display()));
-            }
-            w.finish()
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            s
+            Some(
+                AnglesCsvWriter::new(std::io::BufWriter::new(f))
+                    .with_context(|| format!("cannot write {}", out.display()))?,
+            )
         }
-        None => replay_file(file, &opts, |_| {}).map_err(input_err)?,
+        None => None,
     };
+    let mut io_err = None;
+    let on_frame = |a: &stretchwatch::model::JointAngles| {
+        if let Some(w) = angles_w.as_mut()
+            && io_err.is_none()
+        {
+            io_err = w.write(a, None).err();
+        }
+    };
+    let (summary, stored) = match save {
+        Some(to) => {
+            let (s, stored) = review::replay_and_store(&to, file, &opts, on_frame)?;
+            (s, Some(stored))
+        }
+        None => (replay_file(file, &opts, on_frame).map_err(input_err)?, None),
+    };
+    if let (Some(out), Some(w)) = (angles_out, angles_w) {
+        if let Some(e) = io_err {
+            return Err(e).with_context(|| format!("cannot write {}", out.display()));
+        }
+        w.finish()
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
     if skip_bad_rows && summary.skipped_rows > 0 {
         eprintln!(
             "stretchwatch: skipped {} malformed rows in {}",
@@ -169,6 +312,9 @@ fn cmd_replay(
     }
     if angles_out.is_none() {
         print_summary(file, &summary)?;
+    }
+    if let Some(stored) = stored {
+        eprintln!("{stored}");
     }
     Ok(())
 }

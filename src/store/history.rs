@@ -230,6 +230,10 @@ pub struct Asymmetry {
 /// A left/right pair of sessions of one stretch type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pair {
+    /// Left session id.
+    pub left_id: i64,
+    /// Right session id.
+    pub right_id: i64,
     /// Time of the later session, days.
     pub t_days: f64,
     /// Left session value, degrees.
@@ -249,6 +253,8 @@ pub fn pairs(points: &[SessionPoint], cfg: &HistoryConfig) -> Vec<Pair> {
             Some(q) if q.side != p.side && p.t_days - q.t_days <= cfg.pair_window_days => {
                 let (l, r) = if q.side == Side::Left { (q, p) } else { (p, q) };
                 out.push(Pair {
+                    left_id: l.id,
+                    right_id: r.id,
                     t_days: p.t_days,
                     left_deg: l.value_deg,
                     right_deg: r.value_deg,

@@ -220,6 +220,18 @@ impl<'a> SessionWriter<'a> {
         Ok(())
     }
 
+    /// Adds (or replaces) a sensor of the session.
+    pub fn add_sensor(&mut self, sensor: &super::SensorInfo) -> StoreResult<()> {
+        self.store
+            .conn()
+            .execute(
+                "INSERT OR REPLACE INTO session_sensors (session_id, role, family, model) VALUES (?1, ?2, ?3, ?4)",
+                params![self.id, sensor.role.as_str(), sensor.family, sensor.model],
+            )
+            .map_err(|e| self.store.err(e))?;
+        Ok(())
+    }
+
     /// Stores the nominal sample rate.
     pub fn set_rate_hz(&mut self, rate_hz: f64) -> StoreResult<()> {
         self.store
@@ -481,6 +493,8 @@ impl<'a> SessionWriter<'a> {
     pub fn finish(mut self) -> StoreResult<SessionReview> {
         self.flush()?;
         self.done = true;
+        // Without form output (no summary, no reps) the summary columns stay NULL.
+        let has_summary = self.summary.is_some() || !self.all_reps.is_empty();
         let mut summary = self.summary.unwrap_or(SessionSummary {
             reps: self.all_reps.len() as u32,
             total_static_hold_s: self.all_reps.iter().filter_map(|r| r.static_hold_s).sum(),
@@ -533,8 +547,8 @@ impl<'a> SessionWriter<'a> {
                  WHERE id = ?1",
                 params![
                     self.id,
-                    summary.reps,
-                    summary.total_static_hold_s,
+                    has_summary.then_some(summary.reps),
+                    has_summary.then_some(summary.total_static_hold_s),
                     summary.warnings_per_min,
                     summary.session_value_deg,
                     summary.active_s,
