@@ -45,10 +45,12 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// Another process held the database locked for longer than the busy timeout.
-    #[error("{}: database is busy: another stretchwatch process has held it locked for more than {} s; try again when it has finished", path.display(), BUSY_TIMEOUT.as_secs())]
+    #[error("{}: database is busy: another process has held it locked for more than {waited_s} s; try again when it has finished", path.display())]
     Busy {
         /// Database file.
         path: PathBuf,
+        /// How long this process waited, seconds.
+        waited_s: f64,
     },
     /// The file was written by a newer stretchwatch.
     #[error("{}: schema version {found} is newer than this stretchwatch understands (up to {supported}); upgrade stretchwatch", path.display())]
@@ -259,6 +261,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     history: HistoryConfig,
+    busy_timeout: Duration,
 }
 
 const SESSION_COLUMNS: &str =
@@ -295,7 +298,7 @@ impl Store {
     }
 
     fn setup(mut conn: Connection, path: PathBuf) -> StoreResult<Store> {
-        let err = |source| map_err(&path, source);
+        let err = |source| map_err(&path, source, BUSY_TIMEOUT);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // Both are persistent or per-connection settings that are harmless to repeat.
         let _mode: String = conn
@@ -320,12 +323,19 @@ impl Store {
             conn,
             path,
             history: HistoryConfig::default(),
+            busy_timeout: BUSY_TIMEOUT,
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Changes how long writes wait for another process's lock (default [`BUSY_TIMEOUT`]).
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> StoreResult<()> {
+        self.busy_timeout = timeout;
+        self.conn.busy_timeout(timeout).map_err(|e| self.err(e))
     }
 
     /// Replaces the history-rule parameters (defaults: form-spec section 8).
@@ -339,7 +349,7 @@ impl Store {
     }
 
     pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
-        map_err(&self.path, source)
+        map_err(&self.path, source, self.busy_timeout)
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -348,6 +358,10 @@ impl Store {
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    pub(crate) fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
     }
 
     /// Starts a session; feed it through the returned writer and call [`SessionWriter::finish`].
@@ -597,7 +611,7 @@ impl Store {
         let n = self
             .conn
             .execute("DELETE FROM sessions WHERE id = ?1", [id])
-            .map_err(|e| map_err(&self.path, e))?;
+            .map_err(|e| self.err(e))?;
         if n == 0 {
             return Err(StoreError::NotFound {
                 path: self.path.clone(),
@@ -659,10 +673,11 @@ impl Store {
     }
 }
 
-fn map_err(path: &Path, source: rusqlite::Error) -> StoreError {
+fn map_err(path: &Path, source: rusqlite::Error, waited: Duration) -> StoreError {
     match source.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy {
             path: path.to_path_buf(),
+            waited_s: waited.as_secs_f64(),
         },
         _ => StoreError::Sql {
             path: path.to_path_buf(),

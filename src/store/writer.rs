@@ -150,7 +150,8 @@ impl<'a> SessionWriter<'a> {
             .as_ref()
             .map(|c| serde_json::to_string(c).unwrap_or_default());
         let path = store.path().to_path_buf();
-        let err = |e| super::map_err(&path, e);
+        let waited = store.busy_timeout();
+        let err = |e| super::map_err(&path, e, waited);
         let tx = store.conn_mut().transaction().map_err(err)?;
         tx.execute(
             "INSERT INTO sessions (started_unix_s, side, stretch, source, rate_hz, calibration_json)
@@ -402,7 +403,8 @@ impl<'a> SessionWriter<'a> {
             .collect();
         let id = self.id;
         let path = self.store.path().to_path_buf();
-        let err = |e| super::map_err(&path, e);
+        let waited = self.store.busy_timeout();
+        let err = |e| super::map_err(&path, e, waited);
         let tx = self.store.conn_mut().transaction().map_err(err)?;
         {
             let mut ins_sample = tx
