@@ -17,6 +17,7 @@ use crate::store::history::{self, FlagStatus, HistoryConfig};
 use crate::store::{SessionFilter, Store, format_date_utc};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Default minimal detectable change shown as the band half-width, degrees (form-spec `display.mdc_deg`).
 pub const MDC_DEG: f64 = 8.0;
@@ -182,6 +183,7 @@ impl Plot for ProgressPlot {
         }
         let x_range = padded_range(t_lo, t_hi, ((t_hi - t_lo) * 0.03).max(0.5));
         let y_range = padded_range(v_lo, v_hi, 6.0);
+        let y_bottom = y_range.start;
         let (x0, x1) = (x_range.start, x_range.end);
         let (main, foot) = root.split_vertically(root.dim_in_pixel().1.saturating_sub(28));
         let mut chart = ChartBuilder::on(&main)
@@ -259,11 +261,13 @@ impl Plot for ProgressPlot {
         let d8: Vec<&ProgressPoint> = all().filter(|p| p.d8_flag).collect();
         if !d8.is_empty() {
             chart
-                .draw_series(d8.iter().map(|p| {
-                    Cross::new((p.t_days, p.value_deg - 3.0), 5, D8_COLOR.stroke_width(2))
-                }))
+                .draw_series(
+                    d8.iter().map(|p| {
+                        Cross::new((p.t_days, y_bottom + 1.5), 5, D8_COLOR.stroke_width(2))
+                    }),
+                )
                 .map_err(e)?
-                .label("D8: left/right differ > 10° in ≥ 3 of 5")
+                .label("D8 (along the bottom): left/right differ > 10° in ≥ 3 of 5")
                 .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(2)));
         }
         chart
@@ -605,18 +609,28 @@ impl Plot for SessionPlot {
                 .label("warning (episode span)")
                 .legend(move |(x, y)| TriangleMarker::new((x + 7, y), 6, warn.filled()));
             for w in &self.warnings {
+                // Labels near the right edge end at their marker instead of starting there.
+                let h = if w.t_s > t_lo + 0.85 * (t_hi - t_lo) {
+                    HPos::Right
+                } else {
+                    HPos::Left
+                };
+                let style = (FONT_FAMILY, 13)
+                    .into_font()
+                    .color(&warn)
+                    .pos(Pos::new(h, VPos::Bottom));
                 chart
                     .draw_series(std::iter::once(Text::new(
                         w.event.replace('_', " "),
-                        (w.t_s, y_mark + (y1 - y0) * 0.05),
-                        (FONT_FAMILY, 13).into_font().color(&warn),
+                        (w.t_s, y_mark + (y1 - y0) * 0.02),
+                        style,
                     )))
                     .map_err(e)?;
             }
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::MiddleRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FONT_FAMILY, 13))
