@@ -532,6 +532,7 @@ impl Store {
             let (sensor, t0_s, n, codec, blob) = c.map_err(|e| self.err(e))?;
             let role: SensorRole = sensor.parse().map_err(|what| self.corrupt(id, what))?;
             let cols = self.decode(id, &blob, codec, 7, n)?;
+            #[allow(clippy::needless_range_loop)] // Row i across several columns.
             for i in 0..cols[0].len() {
                 let v = |c: usize| f64::from(cols[c][i]);
                 out.push(ImuSample {
@@ -569,6 +570,7 @@ impl Store {
         for c in chunks {
             let (t0_s, n, codec, blob) = c.map_err(|e| self.err(e))?;
             let cols = self.decode(id, &blob, codec, writer::ANGLE_COLUMNS, n)?;
+            #[allow(clippy::needless_range_loop)] // Row i across several columns.
             for i in 0..cols[0].len() {
                 let opt = |c: usize| Some(f64::from(cols[c][i])).filter(|v| v.is_finite());
                 out.push(AngleFrame {
