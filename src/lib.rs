@@ -12,4 +12,6 @@ pub mod pipeline;
 pub mod protocol;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod sim;
+pub mod store;

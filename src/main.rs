@@ -9,6 +9,7 @@ use stretchwatch::calibration::CalibrationProfile;
 use stretchwatch::form::{Event, FormConfig, FormContext, FormEngine, WarmupStatus, wording};
 use stretchwatch::model::SensorRole;
 use stretchwatch::record::AnglesCsvWriter;
+use stretchwatch::record::RecordingHeader;
 use stretchwatch::replay::{
     ReplayError, ReplayOptions, ReplaySummary, calibrate_file, replay_file,
 };
@@ -18,6 +19,9 @@ use stretchwatch::sim;
 #[derive(Parser)]
 #[command(name = "stretchwatch", version, about, long_about = None)]
 struct Cli {
+    /// Session database (default: stretchwatch.db in the platform data directory).
+    #[arg(long, global = true, value_name = "PATH", env = "STRETCHWATCH_DB")]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +53,50 @@ enum Command {
         /// The user's warm-up answer: confirmed, no or unknown (default: header `warmup_status`, else config).
         #[arg(long, value_name = "STATUS")]
         warmup_status: Option<String>,
+        /// Also store the recording as a session in the database.
+        #[arg(long)]
+        save: bool,
+        /// With --save: session start (YYYY-MM-DD[THH:MM[:SS]] UTC, or Unix seconds); default: the
+        /// header's `started` key, else the file's modification time.
+        #[arg(long, value_name = "WHEN")]
+        started: Option<String>,
+    },
+    /// Store a recording (IMU CSV v1) as a session: raw samples, angles, events, reps, summary.
+    Import {
+        /// Recording file.
+        file: PathBuf,
+        /// Use a saved calibration profile instead of the recording's calibration windows.
+        #[arg(long, value_name = "PROFILE")]
+        calibration: Option<PathBuf>,
+        /// Skip malformed rows instead of stopping at the first.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        /// Session start (YYYY-MM-DD[THH:MM[:SS]] UTC, or Unix seconds); default: the header's
+        /// `started` key, else the file's modification time.
+        #[arg(long, value_name = "WHEN")]
+        started: Option<String>,
+    },
+    /// Review stored sessions: list, show, delete.
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+    /// Export a stored session: CSV files (samples, angles, reps, events) or an OpenSim .sto of the angles.
+    Export {
+        /// Session id (see `sessions list`).
+        id: i64,
+        /// `csv` or `sto`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output: for csv a prefix (files PREFIX.samples.csv, ...), for sto the file
+        /// (default: session-ID, session-ID.sto).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Plot progress, one session, or left against right, as PNG or SVG (by the file extension).
+    Plot {
+        #[command(subcommand)]
+        what: PlotCommand,
     },
     /// Write a simulated recording of a scenario (S1..S12 or a TOML file) with ground truth beside it.
     Simulate {
@@ -80,6 +128,65 @@ enum Command {
         /// Skip malformed rows instead of stopping at the first.
         #[arg(long)]
         skip_bad_rows: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// One line per session: date, side, stretch, reps, static hold, session value, warnings per minute, flags.
+    List {
+        /// Only this side (left or right).
+        #[arg(long)]
+        side: Option<String>,
+        /// Only this stretch (supine, seated or standing).
+        #[arg(long)]
+        stretch: Option<String>,
+    },
+    /// A session's details, reps and events.
+    Show {
+        /// Session id.
+        id: i64,
+    },
+    /// Delete a session and everything stored with it (asks to confirm).
+    Delete {
+        /// Session id.
+        id: i64,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlotCommand {
+    /// Session value per session over dates, rolling 7-day median, ±MDC band, D4/D8 flags.
+    Progress {
+        /// Stretch type.
+        #[arg(long, default_value = "supine")]
+        stretch: String,
+        /// Only one side (default both).
+        #[arg(long)]
+        side: Option<String>,
+        /// Output file, .png or .svg.
+        #[arg(long, default_value = "progress.png")]
+        out: PathBuf,
+    },
+    /// Knee and hip traces of one session with phase shading, hold spans and warning markers.
+    Session {
+        /// Session id.
+        id: i64,
+        /// Output file, .png or .svg (default session-ID.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Left against right: paired session values and their difference with the ±10° band.
+    Sides {
+        /// Stretch type.
+        #[arg(long, default_value = "supine")]
+        stretch: String,
+        /// Output file, .png or .svg.
+        #[arg(long, default_value = "sides.png")]
+        out: PathBuf,
     },
 }
 
@@ -115,6 +222,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let db = cli.db;
     match cli.command {
         Command::Replay {
             file,
@@ -125,6 +233,8 @@ fn run(cli: Cli) -> Result<()> {
             baseline_deg,
             config,
             warmup_status,
+            save,
+            started,
         } => cmd_replay(
             &file,
             &ReplayArgs {
@@ -135,8 +245,40 @@ fn run(cli: Cli) -> Result<()> {
                 baseline_deg,
                 config,
                 warmup_status,
+                save: save.then(|| review::SaveTo {
+                    db: db.clone(),
+                    started,
+                }),
+                db,
             },
+            Output::Timeline,
         ),
+        Command::Import {
+            file,
+            calibration,
+            skip_bad_rows,
+            started,
+        } => cmd_replay(
+            &file,
+            &ReplayArgs {
+                angles_out: None,
+                calibration,
+                skip_bad_rows,
+                json: false,
+                baseline_deg: None,
+                config: None,
+                warmup_status: None,
+                save: Some(review::SaveTo {
+                    db: db.clone(),
+                    started,
+                }),
+                db,
+            },
+            Output::Quiet,
+        ),
+        Command::Sessions { action } => review::cmd_sessions(db, action),
+        Command::Export { id, format, out } => review::cmd_export(db, id, &format, out),
+        Command::Plot { what } => review::cmd_plot(db, what),
         Command::Simulate {
             scenario,
             rate,
@@ -153,6 +295,17 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+#[path = "cli/review.rs"]
+mod review;
+
+/// What `cmd_replay` prints besides JSON: the timeline and summary (`replay`) or only what was
+/// stored (`import`).
+#[derive(Clone, Copy, PartialEq)]
+enum Output {
+    Timeline,
+    Quiet,
+}
+
 /// Options of `stretchwatch replay`.
 struct ReplayArgs {
     angles_out: Option<PathBuf>,
@@ -162,23 +315,21 @@ struct ReplayArgs {
     baseline_deg: Option<f64>,
     config: Option<PathBuf>,
     warmup_status: Option<String>,
+    save: Option<review::SaveTo>,
+    db: Option<PathBuf>,
 }
 
-fn load_form_config(args: &ReplayArgs, file: &Path) -> Result<FormConfig> {
+fn load_form_config(args: &ReplayArgs, header: &RecordingHeader) -> Result<FormConfig> {
     let mut cfg = match &args.config {
         Some(p) => FormConfig::load(p).map_err(|e| InputError(e.to_string()))?,
         None => FormConfig::default(),
     };
     // The header may carry the user's answer; the command line wins.
-    let header_status = stretchwatch::record::ImuCsvReader::open(file, args.skip_bad_rows)
-        .ok()
-        .and_then(|r| {
-            r.header()
-                .extra
-                .iter()
-                .find(|(k, _)| k == "warmup_status")
-                .map(|(_, v)| v.clone())
-        });
+    let header_status = header
+        .extra
+        .iter()
+        .find(|(k, _)| k == "warmup_status")
+        .map(|(_, v)| v.clone());
     if let Some(s) = args.warmup_status.as_deref().or(header_status.as_deref()) {
         cfg.warmup.status = s
             .parse::<WarmupStatus>()
@@ -192,14 +343,105 @@ fn load_form_config(args: &ReplayArgs, file: &Path) -> Result<FormConfig> {
     Ok(cfg)
 }
 
-fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
-    let cfg = load_form_config(args, file)?;
+/// The form stage and the outputs of `replay`: events to stdout (JSON Lines or the timeline),
+/// phases into the angles CSV, and every event object handed on to the session store.
+struct ReplaySink {
+    engine: FormEngine,
+    angles: Option<AnglesCsvWriter<std::io::BufWriter<std::fs::File>>>,
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    json: bool,
+    quiet: bool,
+    io_err: Option<std::io::Error>,
+    summary_event: Option<Event>,
+}
+
+impl ReplaySink {
+    fn emit(&mut self, e: &Event, stored: &mut Vec<serde_json::Value>) {
+        if matches!(e, Event::Summary { .. }) {
+            self.summary_event = Some(*e);
+        }
+        let text = e.to_json();
+        if let Ok(v) = serde_json::from_str(&text) {
+            stored.push(v);
+        }
+        if self.io_err.is_some() || self.quiet {
+            return;
+        }
+        let r = if self.json {
+            writeln!(self.out, "{text}")
+        } else {
+            match wording::describe(e) {
+                Some(line) => writeln!(self.out, "{:>9.2} s  {line}", e.t_s()),
+                None => Ok(()),
+            }
+        };
+        self.io_err = r.err();
+    }
+}
+
+impl review::FrameSink for ReplaySink {
+    fn frame(&mut self, a: &stretchwatch::model::JointAngles, events: &mut Vec<serde_json::Value>) {
+        let mut fired: [Option<Event>; 16] = [None; 16];
+        let mut n = 0;
+        self.engine.push(a, &mut |e: &Event| {
+            if n < fired.len() {
+                fired[n] = Some(*e);
+            }
+            n += 1;
+        });
+        for e in fired.iter().flatten() {
+            self.emit(e, events);
+        }
+        if let Some(w) = self.angles.as_mut()
+            && self.io_err.is_none()
+        {
+            self.io_err = w.write(a, self.engine.phase().map(|p| p.as_str())).err();
+        }
+    }
+
+    fn finish(&mut self, events: &mut Vec<serde_json::Value>) {
+        let mut fired = Vec::new();
+        self.engine.finish(&mut |e: &Event| fired.push(*e));
+        for e in &fired {
+            self.emit(e, events);
+        }
+    }
+}
+
+/// D3 baseline B: `--baseline-deg`, else stored history (only if a database is given or already
+/// exists: replaying never creates one), else the header's `history_deg`, else none.
+fn form_context(
+    args: &ReplayArgs,
+    header: &RecordingHeader,
+    cfg: &FormConfig,
+    file: &Path,
+) -> Result<FormContext> {
+    let mut ctx = FormContext::from_header(header, cfg, args.baseline_deg);
+    if args.baseline_deg.is_none()
+        && let Some(b) = review::stored_baseline(args.db.clone(), header, file)?
+    {
+        ctx.baseline = Some(stretchwatch::form::Baseline {
+            value_deg: b.b_deg,
+            delta_deg: b.delta_deg,
+        });
+    }
+    Ok(ctx)
+}
+
+fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> {
+    let quiet = output == Output::Quiet;
+    let header = stretchwatch::record::ImuCsvReader::open(file, args.skip_bad_rows)
+        .map_err(|e| input_err(e.into()))?
+        .header()
+        .clone();
+    let cfg = load_form_config(args, &header)?;
+    let ctx = form_context(args, &header, &cfg, file)?;
     let opts = ReplayOptions {
         skip_bad_rows: args.skip_bad_rows,
         calibration: args.calibration.clone(),
         ..Default::default()
     };
-    let mut angles = match &args.angles_out {
+    let angles = match &args.angles_out {
         Some(out) => {
             let f = std::fs::File::create(out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
@@ -210,63 +452,38 @@ fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
         }
         None => None,
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut io_err: Option<std::io::Error> = None;
-    let mut engine: Option<FormEngine> = None;
-    let json = args.json;
-    let sink = |e: &Event, out: &mut dyn Write, io_err: &mut Option<std::io::Error>| {
-        if io_err.is_some() {
-            return;
-        }
-        let r = if json {
-            writeln!(out, "{}", e.to_json())
-        } else {
-            match wording::describe(e) {
-                Some(line) => writeln!(out, "{:>9.2} s  {line}", e.t_s()),
-                None => Ok(()),
-            }
-        };
-        *io_err = r.err();
+    let mut sink = ReplaySink {
+        engine: FormEngine::new(cfg, ctx),
+        angles,
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        json: args.json,
+        quiet,
+        io_err: None,
+        summary_event: None,
     };
-    let mut summary_event = None;
-    let mut timeline_started = false;
-    let summary = replay_file(file, &opts, |a| {
-        if engine.is_none() {
-            // The header is known once frames flow: read it from the file for the context.
-            let header = stretchwatch::record::ImuCsvReader::open(file, args.skip_bad_rows)
-                .map(|r| r.header().clone())
-                .unwrap_or_default();
-            let ctx = FormContext::from_header(&header, &cfg, args.baseline_deg);
-            engine = Some(FormEngine::new(cfg, ctx));
-        }
-        let eng = engine.as_mut().expect("engine");
-        if !json && !timeline_started {
-            timeline_started = true;
-            if io_err.is_none() {
-                io_err = writeln!(out, "timeline (recording time)").err();
-            }
-        }
-        eng.push(a, &mut |e: &Event| sink(e, &mut out, &mut io_err));
-        if let Some(w) = angles.as_mut()
-            && io_err.is_none()
-        {
-            io_err = w.write(a, eng.phase().map(|p| p.as_str())).err();
-        }
-    })
-    .map_err(input_err)?;
-    if let Some(eng) = engine.as_mut() {
-        eng.finish(&mut |e: &Event| {
-            if matches!(e, Event::Summary { .. }) {
-                summary_event = Some(*e);
-            }
-            sink(e, &mut out, &mut io_err)
-        });
+    if !args.json && !quiet {
+        writeln!(sink.out, "timeline (recording time)")?;
     }
-    if let Some(e) = io_err {
+    let (summary, stored) = match &args.save {
+        Some(to) => {
+            let (s, stored) = review::replay_and_store(to, file, &opts, &mut sink)?;
+            (s, Some(stored))
+        }
+        None => {
+            let mut scratch = Vec::new();
+            let s = replay_file(file, &opts, |a| {
+                review::FrameSink::frame(&mut sink, a, &mut scratch);
+                scratch.clear();
+            })
+            .map_err(input_err)?;
+            review::FrameSink::finish(&mut sink, &mut scratch);
+            (s, None)
+        }
+    };
+    if let Some(e) = sink.io_err.take() {
         return Err(e).context("cannot write output");
     }
-    if let Some(w) = angles {
+    if let Some(w) = sink.angles.take() {
         let out_path = args.angles_out.as_ref().expect("angles path");
         w.finish()
             .with_context(|| format!("cannot write {}", out_path.display()))?;
@@ -278,10 +495,11 @@ fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
             file.display()
         );
     }
-    if !json {
+    let out = &mut sink.out;
+    if !args.json && !quiet {
         writeln!(out)?;
-        print_summary(file, &summary, &mut out)?;
-        if let Some(e) = summary_event {
+        print_summary(file, &summary, out)?;
+        if let Some(e) = sink.summary_event {
             writeln!(out, "session")?;
             for line in wording::summary_lines(&e) {
                 writeln!(out, "  {line}")?;
@@ -290,6 +508,14 @@ fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
         writeln!(out)?;
         for note in wording::SAFETY_NOTES {
             writeln!(out, "{note}")?;
+        }
+    }
+    if let Some(stored) = stored {
+        // `import` reports on stdout; `replay --save` keeps stdout for the events.
+        if quiet {
+            writeln!(out, "{stored}")?;
+        } else {
+            eprintln!("{stored}");
         }
     }
     out.flush()?;

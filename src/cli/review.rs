@@ -1,0 +1,497 @@
+//! The store-facing commands: `import`, `replay --save`, `sessions`, `export` and `plot`.
+
+use super::{InputError, PlotCommand, SessionsCommand, input_err};
+use anyhow::{Context as _, Result};
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use stretchwatch::model::{JointAngles, SensorRole, Side, StretchType};
+use stretchwatch::record::{ImuCsvReader, RecordingHeader};
+use stretchwatch::replay::{ReplayOptions, ReplaySummary, replay_file};
+use stretchwatch::report::{self, ReportError, export, plots};
+use stretchwatch::store::{
+    self, SensorInfo, SessionFilter, SessionMeta, SessionRow, Store, StoreError,
+    history::FlagStatus,
+};
+
+/// Where and when `replay --save` stores a session.
+pub struct SaveTo {
+    /// `--db` / `STRETCHWATCH_DB`.
+    pub db: Option<PathBuf>,
+    /// `--started`.
+    pub started: Option<String>,
+}
+
+/// Store errors the user caused (a wrong id, a file from a newer version) exit with 2.
+fn store_err(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::NotFound { .. } | StoreError::TooNew { .. } | StoreError::BadEvent { .. } => {
+            InputError(e.to_string()).into()
+        }
+        other => other.into(),
+    }
+}
+
+fn report_err(e: ReportError) -> anyhow::Error {
+    match e {
+        ReportError::Store(s) => store_err(s),
+        ReportError::Format { .. } | ReportError::Empty(_) => InputError(e.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+fn open_store(db: Option<PathBuf>) -> Result<Store> {
+    let path = match db {
+        Some(p) => p,
+        None => store::default_path()?,
+    };
+    Ok(Store::open(&path)?)
+}
+
+fn parse_side(s: Option<&str>) -> Result<Option<Side>> {
+    s.map(|s| {
+        s.parse()
+            .map_err(|e: String| InputError(format!("--side: {e}")).into())
+    })
+    .transpose()
+}
+
+fn parse_stretch(s: &str) -> Result<StretchType> {
+    s.parse()
+        .map_err(|e: String| InputError(format!("--stretch: {e}")).into())
+}
+
+/// Session start: `--started`, else the header's `started` key, else the file's modification time.
+fn session_start(file: &Path, header: &RecordingHeader, started: Option<&str>) -> Result<f64> {
+    if let Some(s) = started {
+        return store::parse_utc(s).ok_or_else(|| {
+            InputError(format!(
+                "--started '{s}': expected YYYY-MM-DD[THH:MM[:SS]] (UTC) or Unix seconds"
+            ))
+            .into()
+        });
+    }
+    if let Some((_, v)) = header.extra.iter().find(|(k, _)| k == "started") {
+        return store::parse_utc(v).ok_or_else(|| {
+            InputError(format!(
+                "{}: header 'started: {v}': expected YYYY-MM-DD[THH:MM[:SS]] (UTC)",
+                file.display()
+            ))
+            .into()
+        });
+    }
+    let modified = std::fs::metadata(file)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("{}: cannot read the modification time", file.display()))?;
+    Ok(modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64()))
+}
+
+/// Receives every frame of a replay and hands back the DESIGN 3.3 event objects it produced,
+/// so they are stored as they come.
+pub trait FrameSink {
+    /// One output frame; push any events it caused onto `events`.
+    fn frame(&mut self, a: &JointAngles, events: &mut Vec<serde_json::Value>);
+    /// End of the recording: the last events (block end, summary).
+    fn finish(&mut self, events: &mut Vec<serde_json::Value>);
+}
+
+/// The D3 baseline from stored sessions of the recording's side and stretch, when a database was
+/// named (`--db`, `STRETCHWATCH_DB`) or the default one already exists; never creates one.
+pub fn stored_baseline(
+    db: Option<PathBuf>,
+    header: &RecordingHeader,
+    file: &Path,
+) -> Result<Option<stretchwatch::store::history::Baseline>> {
+    let path = match db {
+        Some(p) => p,
+        None => match store::default_path() {
+            Ok(p) if p.exists() => p,
+            _ => return Ok(None),
+        },
+    };
+    let Some(side) = header.side else {
+        return Ok(None);
+    };
+    let started = session_start(file, header, None)?;
+    let store = Store::open(&path)?;
+    Ok(store.baseline(side, header.stretch.unwrap_or_default(), started)?)
+}
+
+/// Replays `file` once through `sink`, storing samples, angles and the sink's events (with their
+/// reps and summary) as a new session. Returns the replay summary and a one-line description of
+/// what was stored.
+pub fn replay_and_store(
+    to: &SaveTo,
+    file: &Path,
+    opts: &ReplayOptions,
+    sink: &mut dyn FrameSink,
+) -> Result<(ReplaySummary, String)> {
+    let header = ImuCsvReader::open(file, opts.skip_bad_rows)
+        .map_err(|e| input_err(e.into()))?
+        .header()
+        .clone();
+    let side = header.side.ok_or_else(|| {
+        InputError(format!(
+            "{}: the header has no 'side'; a stored session needs one (add a '# side: left' or '# side: right' line)",
+            file.display()
+        ))
+    })?;
+    let started_unix_s = session_start(file, &header, to.started.as_deref())?;
+    let mut store = open_store(to.db.clone())?;
+    let meta = SessionMeta {
+        started_unix_s,
+        side,
+        stretch: header.stretch.unwrap_or_default(),
+        source: format!("import {}", file.display()),
+        rate_hz: header.rate_hz,
+        sensors: Vec::new(),
+        calibration: None,
+    };
+    let mut writer = store.begin_session(&meta)?;
+    let id = writer.id();
+    let result = (|| -> Result<(ReplaySummary, u64)> {
+        let mut store_err = None;
+        let mut events = Vec::new();
+        let summary = replay_file(file, opts, |a| {
+            sink.frame(a, &mut events);
+            if store_err.is_none() {
+                store_err = writer.push_angles(a).err();
+            }
+            for e in events.drain(..) {
+                if store_err.is_none() {
+                    store_err = writer.add_event(&e).err();
+                }
+            }
+        })
+        .map_err(input_err)?;
+        if let Some(e) = store_err {
+            return Err(e.into());
+        }
+        sink.finish(&mut events);
+        for e in &events {
+            writer.add_event(e)?;
+        }
+        if let Some(p) = &summary.profile {
+            writer.set_calibration(p)?;
+        }
+        writer.set_rate_hz(summary.rate_hz)?;
+        for role in SensorRole::ALL {
+            if summary.samples[role.index()] > 0 {
+                let model = header
+                    .sensor_models
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, m)| m.clone())
+                    .unwrap_or_default();
+                let family_key = format!("sensor.{role}.family");
+                let family = header
+                    .extra
+                    .iter()
+                    .find(|(k, _)| *k == family_key)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                writer.add_sensor(&SensorInfo {
+                    role,
+                    family,
+                    model,
+                })?;
+            }
+        }
+        let mut n = 0u64;
+        for s in ImuCsvReader::open(file, opts.skip_bad_rows).map_err(|e| input_err(e.into()))? {
+            writer.push_sample(&s.map_err(|e| input_err(e.into()))?)?;
+            n += 1;
+        }
+        Ok((summary, n))
+    })();
+    match result {
+        Ok((summary, n)) => {
+            writer.finish()?;
+            let msg = format!(
+                "stored session {id} ({} {}, {}, {} frames, {n} samples) in {}",
+                side.as_str(),
+                meta.stretch.as_str(),
+                store::format_utc(started_unix_s),
+                summary.frames,
+                store.path().display()
+            );
+            Ok((summary, msg))
+        }
+        Err(e) => {
+            drop(writer);
+            // Best effort: do not leave half a session behind.
+            let _ = store.delete_session(id);
+            Err(e)
+        }
+    }
+}
+
+fn opt(v: Option<f64>, prec: usize, unit: &str) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.prec$}{unit}"))
+}
+
+fn flags(r: &SessionRow) -> String {
+    let mut f = Vec::new();
+    if let Some(v) = r.review {
+        if v.fast_progression.status == FlagStatus::Flag {
+            f.push("D4");
+        }
+        if v.asymmetry.status == FlagStatus::Flag {
+            f.push("D8");
+        }
+    }
+    if !r.finished {
+        f.push("unfinished");
+    }
+    f.join(" ")
+}
+
+/// Writes the `sessions list` table.
+pub fn write_list(out: &mut dyn std::io::Write, rows: &[SessionRow]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>5}  {:<16}  {:<5}  {:<8}  {:>4}  {:>11}  {:>7}  {:>8}  flags",
+        "id", "date (UTC)", "side", "stretch", "reps", "static hold", "value", "warn/min"
+    )?;
+    for r in rows {
+        let s = r.summary;
+        writeln!(
+            out,
+            "{:>5}  {:<16}  {:<5}  {:<8}  {:>4}  {:>11}  {:>7}  {:>8}  {}",
+            r.id,
+            store::format_utc(r.started_unix_s),
+            r.side.as_str(),
+            r.stretch.as_str(),
+            s.map_or("–".into(), |s| s.reps.to_string()),
+            opt(s.map(|s| s.total_static_hold_s), 1, " s"),
+            opt(s.and_then(|s| s.session_value_deg), 1, "°"),
+            opt(s.and_then(|s| s.warnings_per_min), 2, ""),
+            flags(r)
+        )?;
+    }
+    Ok(())
+}
+
+/// `sessions list|show|delete`.
+pub fn cmd_sessions(db: Option<PathBuf>, action: SessionsCommand) -> Result<()> {
+    let mut store = open_store(db)?;
+    let mut o = std::io::stdout().lock();
+    match action {
+        SessionsCommand::List { side, stretch } => {
+            let filter = SessionFilter {
+                side: parse_side(side.as_deref())?,
+                stretch: stretch.as_deref().map(parse_stretch).transpose()?,
+            };
+            let rows = store.list_sessions(&filter)?;
+            if rows.is_empty() {
+                eprintln!("no sessions in {}", store.path().display());
+                return Ok(());
+            }
+            write_list(&mut o, &rows)?;
+        }
+        SessionsCommand::Show { id } => show(&store, id, &mut o)?,
+        SessionsCommand::Delete { id, yes } => {
+            let row = store.session(id).map_err(store_err)?;
+            if !yes {
+                eprint!(
+                    "delete session {id} ({} {} {}) and all its data? [y/N] ",
+                    store::format_utc(row.started_unix_s),
+                    row.side.as_str(),
+                    row.stretch.as_str()
+                );
+                let mut answer = String::new();
+                let n = std::io::stdin().lock().read_line(&mut answer)?;
+                if n == 0 {
+                    return Err(InputError(format!(
+                        "session {id} not deleted: no confirmation on standard input (pass --yes)"
+                    ))
+                    .into());
+                }
+                if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                    eprintln!("session {id} not deleted");
+                    return Ok(());
+                }
+            }
+            store.delete_session(id).map_err(store_err)?;
+            writeln!(o, "deleted session {id}")?;
+        }
+    }
+    Ok(())
+}
+
+fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
+    let r = store.session(id).map_err(store_err)?;
+    writeln!(o, "session     {id}")?;
+    writeln!(o, "started     {} UTC", store::format_utc(r.started_unix_s))?;
+    writeln!(
+        o,
+        "stretch     {} ({} side)",
+        r.stretch.as_str(),
+        r.side.as_str()
+    )?;
+    writeln!(o, "source      {}", r.source)?;
+    for s in store.sensors(id)? {
+        writeln!(
+            o,
+            "sensor      {:<6} {} {}",
+            s.role.as_str(),
+            if s.family.is_empty() {
+                "–"
+            } else {
+                &s.family
+            },
+            s.model
+        )?;
+    }
+    if let Some((a, b)) = r.t_span_s {
+        writeln!(
+            o,
+            "duration    {:.1} s ({a:.1} to {b:.1} s){}",
+            b - a,
+            r.rate_hz
+                .map(|h| format!(", {h:.0} Hz"))
+                .unwrap_or_default()
+        )?;
+    }
+    if !r.finished {
+        writeln!(
+            o,
+            "state       unfinished (the writer stopped before the session ended)"
+        )?;
+    }
+    if let Some(s) = r.summary {
+        writeln!(
+            o,
+            "summary     {} reps, static hold {:.1} s, session value {}, {} warnings/min",
+            s.reps,
+            s.total_static_hold_s,
+            opt(s.session_value_deg, 1, "°"),
+            opt(s.warnings_per_min, 2, "")
+        )?;
+    }
+    if let Some(v) = r.review {
+        match v.baseline {
+            Some(b) => writeln!(
+                o,
+                "baseline    B = {:.1}° from {} sessions, Δ = {:.0}° (D3)",
+                b.b_deg, b.sessions, b.delta_deg
+            )?,
+            None => writeln!(o, "baseline    none (no earlier sessions in 28 days)")?,
+        }
+        let d4 = v.fast_progression;
+        writeln!(
+            o,
+            "D4          {} (jump {}, slope {})",
+            d4.status.as_str(),
+            opt(d4.jump_deg, 1, "°"),
+            opt(d4.slope_deg_per_week, 1, "°/week")
+        )?;
+        let d8 = v.asymmetry;
+        writeln!(
+            o,
+            "D8          {} ({} of {} paired sessions differ > 10°, mean L−R {}{})",
+            d8.status.as_str(),
+            d8.over_limit,
+            d8.paired,
+            opt(d8.mean_diff_deg, 1, "°"),
+            d8.tighter
+                .map(|s| format!(", {} tighter", s.as_str()))
+                .unwrap_or_default()
+        )?;
+    }
+    let reps = store.reps(id)?;
+    writeln!(o, "reps        {}", reps.len())?;
+    if !reps.is_empty() {
+        writeln!(
+            o,
+            "  rep      t_s  static_s  positional_s  hold_deg  peak_deg  knee_deg"
+        )?;
+        for p in &reps {
+            writeln!(
+                o,
+                "  {:>3} {:>8.1} {:>9} {:>13} {:>9} {:>9} {:>9}",
+                p.rep,
+                p.t_s,
+                opt(p.static_hold_s, 1, ""),
+                opt(p.positional_hold_s, 1, ""),
+                opt(p.hold_angle_deg, 1, ""),
+                opt(p.peak_angle_deg, 1, ""),
+                opt(p.knee_mean_deg, 1, "")
+            )?;
+        }
+    }
+    let events = store.events(id)?;
+    writeln!(o, "events      {}", events.len())?;
+    for e in &events {
+        writeln!(o, "  {:>8.2}  {}", e.t_s, e.json)?;
+    }
+    Ok(())
+}
+
+/// `export ID --format csv|sto`.
+pub fn cmd_export(db: Option<PathBuf>, id: i64, format: &str, out: Option<PathBuf>) -> Result<()> {
+    let store = open_store(db)?;
+    match format {
+        "csv" => {
+            let prefix = out.unwrap_or_else(|| PathBuf::from(format!("session-{id}")));
+            let files = export::export_csv(&store, id, &prefix).map_err(report_err)?;
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+        "sto" => {
+            let path = out.unwrap_or_else(|| PathBuf::from(format!("session-{id}.sto")));
+            export::export_sto(&store, id, &path).map_err(report_err)?;
+            println!("wrote {}", path.display());
+        }
+        other => {
+            return Err(InputError(format!("--format '{other}': expected csv or sto")).into());
+        }
+    }
+    Ok(())
+}
+
+/// `plot progress|session|sides`.
+pub fn cmd_plot(db: Option<PathBuf>, what: PlotCommand) -> Result<()> {
+    let store = open_store(db)?;
+    let out = match what {
+        PlotCommand::Progress { stretch, side, out } => {
+            let data = plots::progress_data(
+                &store,
+                parse_stretch(&stretch)?,
+                parse_side(side.as_deref())?,
+            )
+            .map_err(report_err)?;
+            if data.series.is_empty() {
+                return Err(InputError(format!(
+                    "no {stretch} sessions with a session value in {}",
+                    store.path().display()
+                ))
+                .into());
+            }
+            report::render(&data, &out, (1100, 620)).map_err(report_err)?;
+            out
+        }
+        PlotCommand::Session { id, out } => {
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("session-{id}.png")));
+            let data = plots::session_data(&store, id).map_err(report_err)?;
+            report::render(&data, &out, (1200, 600)).map_err(report_err)?;
+            out
+        }
+        PlotCommand::Sides { stretch, out } => {
+            let data = plots::sides_data(&store, parse_stretch(&stretch)?).map_err(report_err)?;
+            if data.pairs.is_empty() {
+                return Err(InputError(format!(
+                    "no left/right pairs of {stretch} sessions in {}",
+                    store.path().display()
+                ))
+                .into());
+            }
+            report::render(&data, &out, (1100, 700)).map_err(report_err)?;
+            out
+        }
+    };
+    println!("wrote {}", out.display());
+    Ok(())
+}
