@@ -12,3 +12,4 @@ pub mod protocol;
 pub mod record;
 pub mod replay;
 pub mod sim;
+pub mod source;
