@@ -5,6 +5,7 @@
 
 pub mod calibration;
 pub mod kinematics;
+pub mod live;
 pub mod model;
 pub mod orientation;
 pub mod pipeline;

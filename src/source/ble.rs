@@ -18,12 +18,15 @@ use crate::model::SensorRole;
 use crate::protocol::{Family, GattWrite, stream_setup};
 use crate::record::raw_log::{ConnEvent, DataDir, RawDevice, RawEntry, RawRecord, round_to_us};
 use crate::source::is_data_char;
+use btleplug::api::ValueNotification;
 use btleplug::api::{
     Central, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter,
     WriteType,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -363,6 +366,39 @@ pub fn spawn_central_events(
     tx
 }
 
+/// Forwards every notification of one connection, stamped on arrival.
+async fn forward(
+    mut stream: std::pin::Pin<Box<dyn futures::Stream<Item = ValueNotification> + Send>>,
+    clock: HostClock,
+    role: SensorRole,
+    family: Family,
+    updates: mpsc::Sender<BleUpdate>,
+    last_rx_us: Arc<AtomicU64>,
+) {
+    while let Some(n) = stream.next().await {
+        let arrival = Instant::now();
+        let t_host_s = clock.t_s(arrival);
+        last_rx_us.store((t_host_s * 1e6) as u64 + 1, Ordering::Relaxed);
+        let record = RawRecord {
+            t_host_s,
+            entry: RawEntry::Data {
+                device: role,
+                family,
+                dir: DataDir::Rx,
+                char_uuid: n.uuid.to_string(),
+                bytes: n.value,
+            },
+        };
+        if updates
+            .send(BleUpdate::Record { record, arrival })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 /// Everything one device task needs.
 pub struct DeviceLink {
     /// The peripheral.
@@ -486,44 +522,55 @@ impl DeviceLink {
                 family,
                 uuid: setup.notify_char.to_string(),
             })?;
-        // Take the stream before subscribing so that no early notification is missed.
-        let mut stream = p.notifications().await.map_err(|e| classify(&e))?;
+        // Take the stream before subscribing so that no early notification is missed, and drain
+        // it in its own task from now on: a notification is stamped when it arrives, not when
+        // this task gets round to it (the start writes below pause between commands).
+        let stream = p.notifications().await.map_err(|e| classify(&e))?;
+        let last_rx_us = Arc::new(AtomicU64::new(0));
+        let mut forwarder = tokio::spawn(forward(
+            stream,
+            self.clock,
+            self.device.role,
+            family,
+            self.updates.clone(),
+            last_rx_us.clone(),
+        ));
+        let result = self
+            .start_and_watch(&p, &chars, &notify, &setup, &mut forwarder, &last_rx_us)
+            .await;
+        forwarder.abort();
+        result
+    }
+
+    async fn start_and_watch(
+        &mut self,
+        p: &Peripheral,
+        chars: &[Characteristic],
+        notify: &Characteristic,
+        setup: &crate::protocol::StreamSetup,
+        forwarder: &mut tokio::task::JoinHandle<()>,
+        last_rx_us: &AtomicU64,
+    ) -> Result<StreamEnd, BleError> {
+        let limit = self.options.connect_timeout;
         for w in &setup.before_subscribe {
-            self.write(&chars, w).await?;
+            self.write(chars, w).await?;
         }
-        tokio::time::timeout(limit, p.subscribe(&notify))
+        tokio::time::timeout(limit, p.subscribe(notify))
             .await
             .map_err(|_| self.timeout_err("subscribe"))?
             .map_err(|e| classify(&e))?;
         for w in &setup.after_subscribe {
-            self.write(&chars, w).await?;
+            self.write(chars, w).await?;
         }
         self.event(ConnEvent::Subscribed).await;
 
-        let mut last_rx = Instant::now();
+        let subscribed = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut polls = 0u32;
         let id = p.id();
         loop {
             tokio::select! {
-                n = stream.next() => match n {
-                    Some(n) => {
-                        let arrival = Instant::now();
-                        last_rx = arrival;
-                        let record = RawRecord {
-                            t_host_s: self.clock.t_s(arrival),
-                            entry: RawEntry::Data {
-                                device: self.device.role,
-                                family,
-                                dir: DataDir::Rx,
-                                char_uuid: n.uuid.to_string(),
-                                bytes: n.value,
-                            },
-                        };
-                        let _ = self.updates.send(BleUpdate::Record { record, arrival }).await;
-                    }
-                    None => return Ok(StreamEnd::Dropped),
-                },
+                _ = &mut *forwarder => return Ok(StreamEnd::Dropped),
                 gone = self.disconnects.recv() => {
                     if matches!(gone, Ok(ref g) if *g == id) {
                         return Ok(StreamEnd::Dropped);
@@ -531,7 +578,13 @@ impl DeviceLink {
                 }
                 _ = tick.tick() => {
                     polls += 1;
-                    if last_rx.elapsed() > self.options.silence {
+                    let last = last_rx_us.load(Ordering::Relaxed);
+                    let last_rx = if last == 0 {
+                        subscribed
+                    } else {
+                        self.clock.start + Duration::from_micros(last)
+                    };
+                    if last_rx.max(subscribed).elapsed() > self.options.silence {
                         let _ = tokio::time::timeout(Duration::from_secs(2), p.disconnect()).await;
                         return Ok(StreamEnd::Dropped);
                     }
@@ -541,9 +594,9 @@ impl DeviceLink {
                 }
                 _ = self.stop.changed() => {
                     for w in &setup.stop {
-                        let _ = self.write(&chars, w).await;
+                        let _ = self.write(chars, w).await;
                     }
-                    let _ = tokio::time::timeout(Duration::from_secs(2), p.unsubscribe(&notify)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), p.unsubscribe(notify)).await;
                     let _ = tokio::time::timeout(Duration::from_secs(2), p.disconnect()).await;
                     return Ok(StreamEnd::Stopped);
                 }
