@@ -743,10 +743,10 @@ impl LiveSession {
         if let Some(w) = &mut self.raw {
             w.flush().map_err(|e| self.io_err_raw(e))?;
         }
-        if let Some(w) = &mut self.csv {
-            if let Err(e) = w.flush() {
-                return Err(self.csv_err(e));
-            }
+        if let Some(w) = &mut self.csv
+            && let Err(e) = w.flush()
+        {
+            return Err(self.csv_err(e));
         }
         if let Some(w) = &mut self.angles {
             w.flush().map_err(|e| {

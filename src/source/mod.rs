@@ -367,7 +367,9 @@ mod tests {
             if i == 100 {
                 enc.skip(5); // five open-protocol samples lost
             }
-            let open = enc.encode(i * 10_000 + 7_000_000, &[s.clone()]).unwrap();
+            let open = enc
+                .encode(i * 10_000 + 7_000_000, std::slice::from_ref(&s))
+                .unwrap();
             a.push(
                 &rx(t + 0.012, SensorRole::Thigh, Family::OpenSensor, open),
                 &mut out,
