@@ -15,7 +15,9 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrationError {
     /// The recording lacks a window the procedure needs.
-    #[error("no {0} window in the recording header (expected '# {0}: START END')")]
+    #[error(
+        "no {0} window in the recording header (expected '# {0}: START END'; or use a saved profile with --calibration)"
+    )]
     MissingWindow(&'static str),
     /// Too few samples of a sensor inside a window.
     #[error("only {count} {role} samples in the {window} window: record at least {needed}")]
@@ -124,6 +126,17 @@ pub struct CalibrationProfile {
 }
 
 impl CalibrationProfile {
+    /// The calibrated segments with their names (thigh, shank, then pelvis if present).
+    pub fn segments(&self) -> impl Iterator<Item = (&'static str, &SegmentCalibration)> {
+        [
+            ("thigh", Some(&self.thigh)),
+            ("shank", Some(&self.shank)),
+            ("pelvis", self.pelvis.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|s| (n, s)))
+    }
+
     /// Writes the profile as TOML.
     pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
         let text = toml::to_string_pretty(self).map_err(|e| CalibrationError::Profile {
@@ -152,20 +165,13 @@ impl CalibrationProfile {
                 p.version
             )));
         }
-        let segs = [
-            ("thigh", Some(&p.thigh)),
-            ("shank", Some(&p.shank)),
-            ("pelvis", p.pelvis.as_ref()),
-        ];
-        for (name, s) in segs {
-            if let Some(s) = s {
-                for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
-                    let n = Vector3::from(a).norm();
-                    if !(0.99..=1.01).contains(&n) {
-                        return Err(err(format!(
-                            "{name}.{k} must be a unit vector (norm {n:.3})"
-                        )));
-                    }
+        for (name, s) in p.segments() {
+            for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
+                let n = Vector3::from(a).norm();
+                if !(0.99..=1.01).contains(&n) {
+                    return Err(err(format!(
+                        "{name}.{k} must be a unit vector (norm {n:.3})"
+                    )));
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! Every stage is synchronous and deterministic; time comes from sample timestamps only.
 
 pub mod calibration;
+pub mod form;
 pub mod kinematics;
 pub mod live;
 pub mod model;

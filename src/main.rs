@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use stretchwatch::calibration::CalibrationProfile;
+use stretchwatch::form::{Event, FormConfig, FormContext, FormEngine, WarmupStatus, wording};
 use stretchwatch::live::run::{LiveReport, RunOptions, run_ble, run_simulated};
 use stretchwatch::live::{LiveConfig, LiveError, LiveOutputs};
 use stretchwatch::model::SensorRole;
@@ -45,6 +46,18 @@ enum Command {
         /// Skip malformed rows (and report how many) instead of stopping at the first.
         #[arg(long)]
         skip_bad_rows: bool,
+        /// Print form events as JSON Lines on stdout (DESIGN 3.3) instead of the timeline.
+        #[arg(long)]
+        json: bool,
+        /// Excessive-range baseline B in degrees (Δ = excessive.delta_deg) for this run.
+        #[arg(long, value_name = "DEG")]
+        baseline_deg: Option<f64>,
+        /// Form configuration (TOML, any subset of form-spec section 8).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The user's warm-up answer: confirmed, no or unknown (default: header `warmup_status`, else config).
+        #[arg(long, value_name = "STATUS")]
+        warmup_status: Option<String>,
     },
     /// Write a simulated recording of a scenario (S1..S12 or a TOML file) with ground truth beside it.
     Simulate {
@@ -128,6 +141,12 @@ enum Command {
         /// Write the session figures (throughput, latency, gaps, reconnects) as JSON here.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        /// Write the form events (one JSON object per line, as `replay --json`) here.
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+        /// Excessive-range baseline B in degrees (with the 10° delta).
+        #[arg(long)]
+        baseline_deg: Option<f64>,
     },
     /// Calibrate from a recording's standing and knee-swing windows; print and save the profile.
     Calibrate {
@@ -152,11 +171,9 @@ impl std::fmt::Display for InputError {
 }
 impl std::error::Error for InputError {}
 
+/// Every replay error is about the input (a missing, unreadable or malformed file): exit status 2.
 fn input_err(e: ReplayError) -> anyhow::Error {
-    match e {
-        ReplayError::Record(stretchwatch::record::RecordError::Io { .. }) => e.into(),
-        other => InputError(other.to_string()).into(),
-    }
+    InputError(e.to_string()).into()
 }
 
 fn main() -> ExitCode {
@@ -182,7 +199,22 @@ fn run(cli: Cli) -> Result<()> {
             angles_out,
             calibration,
             skip_bad_rows,
-        } => cmd_replay(&file, angles_out.as_deref(), calibration, skip_bad_rows),
+            json,
+            baseline_deg,
+            config,
+            warmup_status,
+        } => cmd_replay(
+            &file,
+            &ReplayArgs {
+                angles_out,
+                calibration,
+                skip_bad_rows,
+                json,
+                baseline_deg,
+                config,
+                warmup_status,
+            },
+        ),
         Command::Simulate {
             scenario,
             rate,
@@ -215,6 +247,8 @@ fn run(cli: Cli) -> Result<()> {
             no_tui,
             no_bell,
             summary_json,
+            events_out,
+            baseline_deg,
         } => {
             let stretch: StretchType = stretch
                 .parse()
@@ -231,6 +265,7 @@ fn run(cli: Cli) -> Result<()> {
             let outputs = if no_record {
                 LiveOutputs {
                     angles_csv: angles_out,
+                    events_jsonl: events_out,
                     ..Default::default()
                 }
             } else {
@@ -250,6 +285,7 @@ fn run(cli: Cli) -> Result<()> {
                     raw_log: Some(with(".raw.jsonl")),
                     imu_csv: Some(with(".imu.csv")),
                     angles_csv: angles_out,
+                    events_jsonl: events_out,
                 }
             };
             let tui = !no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
@@ -265,6 +301,8 @@ fn run(cli: Cli) -> Result<()> {
                 side,
                 profile,
                 params: Default::default(),
+                form: FormConfig::default(),
+                baseline_deg,
             };
             let report = match simulate {
                 Some(name) => {
@@ -300,54 +338,150 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cmd_replay(
-    file: &Path,
-    angles_out: Option<&Path>,
+/// Options of `stretchwatch replay`.
+struct ReplayArgs {
+    angles_out: Option<PathBuf>,
     calibration: Option<PathBuf>,
     skip_bad_rows: bool,
-) -> Result<()> {
+    json: bool,
+    baseline_deg: Option<f64>,
+    config: Option<PathBuf>,
+    warmup_status: Option<String>,
+}
+
+fn load_form_config(args: &ReplayArgs, file: &Path) -> Result<FormConfig> {
+    let mut cfg = match &args.config {
+        Some(p) => FormConfig::load(p).map_err(|e| InputError(e.to_string()))?,
+        None => FormConfig::default(),
+    };
+    // The header may carry the user's answer; the command line wins.
+    let header_status = stretchwatch::record::ImuCsvReader::open(file, args.skip_bad_rows)
+        .ok()
+        .and_then(|r| {
+            r.header()
+                .extra
+                .iter()
+                .find(|(k, _)| k == "warmup_status")
+                .map(|(_, v)| v.clone())
+        });
+    if let Some(s) = args.warmup_status.as_deref().or(header_status.as_deref()) {
+        cfg.warmup.status = s
+            .parse::<WarmupStatus>()
+            .map_err(|e| InputError(format!("--warmup-status: {e}")))?;
+    }
+    if let Some(b) = args.baseline_deg
+        && !(b.is_finite() && (0.0..=180.0).contains(&b))
+    {
+        return Err(InputError(format!("--baseline-deg {b} is out of range (0 to 180)")).into());
+    }
+    Ok(cfg)
+}
+
+fn cmd_replay(file: &Path, args: &ReplayArgs) -> Result<()> {
+    let cfg = load_form_config(args, file)?;
     let opts = ReplayOptions {
-        skip_bad_rows,
-        calibration,
+        skip_bad_rows: args.skip_bad_rows,
+        calibration: args.calibration.clone(),
         ..Default::default()
     };
-    let summary = match angles_out {
+    let mut angles = match &args.angles_out {
         Some(out) => {
             let f = std::fs::File::create(out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
-            let mut w = AnglesCsvWriter::new(std::io::BufWriter::new(f))
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            let mut io_err = None;
-            let s = replay_file(file, &opts, |a| {
-                if io_err.is_none() {
-                    io_err = w.write(a, None).err();
-                }
-            })
-            .map_err(input_err)?;
-            if let Some(e) = io_err {
-                return Err(e).with_context(|| format!("cannot write {}", out.display()));
-            }
-            w.finish()
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            s
+            Some(
+                AnglesCsvWriter::new(std::io::BufWriter::new(f))
+                    .with_context(|| format!("cannot write {}", out.display()))?,
+            )
         }
-        None => replay_file(file, &opts, |_| {}).map_err(input_err)?,
+        None => None,
     };
-    if skip_bad_rows && summary.skipped_rows > 0 {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut io_err: Option<std::io::Error> = None;
+    let mut engine: Option<FormEngine> = None;
+    let json = args.json;
+    let sink = |e: &Event, out: &mut dyn Write, io_err: &mut Option<std::io::Error>| {
+        if io_err.is_some() {
+            return;
+        }
+        let r = if json {
+            writeln!(out, "{}", e.to_json())
+        } else {
+            match wording::describe(e) {
+                Some(line) => writeln!(out, "{:>9.2} s  {line}", e.t_s()),
+                None => Ok(()),
+            }
+        };
+        *io_err = r.err();
+    };
+    let mut summary_event = None;
+    let mut timeline_started = false;
+    let summary = replay_file(file, &opts, |a| {
+        if engine.is_none() {
+            // The header is known once frames flow: read it from the file for the context.
+            let header = stretchwatch::record::ImuCsvReader::open(file, args.skip_bad_rows)
+                .map(|r| r.header().clone())
+                .unwrap_or_default();
+            let ctx = FormContext::from_header(&header, &cfg, args.baseline_deg);
+            engine = Some(FormEngine::new(cfg, ctx));
+        }
+        let eng = engine.as_mut().expect("engine");
+        if !json && !timeline_started {
+            timeline_started = true;
+            if io_err.is_none() {
+                io_err = writeln!(out, "timeline (recording time)").err();
+            }
+        }
+        eng.push(a, &mut |e: &Event| sink(e, &mut out, &mut io_err));
+        if let Some(w) = angles.as_mut()
+            && io_err.is_none()
+        {
+            io_err = w.write(a, eng.phase().map(|p| p.as_str())).err();
+        }
+    })
+    .map_err(input_err)?;
+    if let Some(eng) = engine.as_mut() {
+        eng.finish(&mut |e: &Event| {
+            if matches!(e, Event::Summary { .. }) {
+                summary_event = Some(*e);
+            }
+            sink(e, &mut out, &mut io_err)
+        });
+    }
+    if let Some(e) = io_err {
+        return Err(e).context("cannot write output");
+    }
+    if let Some(w) = angles {
+        let out_path = args.angles_out.as_ref().expect("angles path");
+        w.finish()
+            .with_context(|| format!("cannot write {}", out_path.display()))?;
+    }
+    if args.skip_bad_rows && summary.skipped_rows > 0 {
         eprintln!(
             "stretchwatch: skipped {} malformed rows in {}",
             summary.skipped_rows,
             file.display()
         );
     }
-    if angles_out.is_none() {
-        print_summary(file, &summary)?;
+    if !json {
+        writeln!(out)?;
+        print_summary(file, &summary, &mut out)?;
+        if let Some(e) = summary_event {
+            writeln!(out, "session")?;
+            for line in wording::summary_lines(&e) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        writeln!(out)?;
+        for note in wording::SAFETY_NOTES {
+            writeln!(out, "{note}")?;
+        }
     }
+    out.flush()?;
     Ok(())
 }
 
-fn print_summary(file: &Path, s: &ReplaySummary) -> Result<()> {
-    let mut o = std::io::stdout().lock();
+fn print_summary(file: &Path, s: &ReplaySummary, o: &mut dyn Write) -> Result<()> {
     let h = &s.header;
     writeln!(o, "recording   {}", file.display())?;
     writeln!(
@@ -416,14 +550,14 @@ fn print_summary(file: &Path, s: &ReplaySummary) -> Result<()> {
             None => writeln!(o, "{name:<11} unavailable"),
         }
     };
-    range("knee", s.knee_range_deg, &mut o)?;
-    range("leg raise", s.leg_raise_range_deg, &mut o)?;
+    range("knee", s.knee_range_deg, o)?;
+    range("leg raise", s.leg_raise_range_deg, o)?;
     let hip_name = if s.profile.as_ref().is_some_and(|p| p.pelvis.is_some()) {
         "hip"
     } else {
         "hip (proxy)"
     };
-    range(hip_name, s.hip_range_deg, &mut o)?;
+    range(hip_name, s.hip_range_deg, o)?;
     Ok(())
 }
 
@@ -498,7 +632,7 @@ fn cmd_calibrate(file: &Path, out: Option<PathBuf>, skip_bad_rows: bool) -> Resu
         file.with_file_name(format!("{stem}.calibration.toml"))
     });
     print_profile(&profile);
-    profile.save(&out).map_err(|e| InputError(e.to_string()))?;
+    profile.save(&out)?;
     println!("saved       {}", out.display());
     Ok(())
 }
@@ -513,22 +647,15 @@ fn print_profile(p: &CalibrationProfile) {
         p.quality.split_half_deg,
         p.quality.thigh_axis_method
     );
-    let segs = [
-        ("thigh", Some(&p.thigh)),
-        ("shank", Some(&p.shank)),
-        ("pelvis", p.pelvis.as_ref()),
-    ];
-    for (name, s) in segs {
-        if let Some(s) = s {
-            println!(
-                "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",
-                v(s.long_axis),
-                v(s.hinge_axis),
-                nalgebra::Vector3::from(s.gyro_bias_rad_s)
-                    .norm()
-                    .to_degrees()
-            );
-        }
+    for (name, s) in p.segments() {
+        println!(
+            "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",
+            v(s.long_axis),
+            v(s.hinge_axis),
+            nalgebra::Vector3::from(s.gyro_bias_rad_s)
+                .norm()
+                .to_degrees()
+        );
     }
 }
 

@@ -22,6 +22,9 @@ struct Stamped {
     w_world_rad_s: Vector3<f64>,
 }
 
+/// Longest silence filled with interpolated frames, seconds; longer silences emit no frames.
+pub const MAX_GAP_FILL_S: f64 = 2.0;
+
 /// Recent samples kept per sensor: enough to bracket a frame while another sensor lags behind.
 const HISTORY: usize = 16;
 
@@ -180,12 +183,20 @@ impl Pipeline {
             .next_k
             .get_or_insert_with(|| (ready_t * self.rate_hz - 1e-9).ceil() as i64);
         let mut k = k0;
+        // A stream silent for longer than MAX_GAP_FILL_S (lost sensor, clock jump) produces no
+        // frames for the silence: frames resume at the present, the first one marked as a gap.
+        let mut skipped = false;
+        if ready_t - k as f64 / self.rate_hz > MAX_GAP_FILL_S {
+            k = (ready_t * self.rate_hz - 1e-9).floor() as i64;
+            skipped = true;
+        }
         loop {
             let t = k as f64 / self.rate_hz;
             if t > ready_t + 1e-9 {
                 break;
             }
-            let frame = self.frame_at(t);
+            let mut frame = self.frame_at(t);
+            frame.gap |= std::mem::take(&mut skipped);
             emit(&frame);
             k += 1;
         }
@@ -242,7 +253,80 @@ impl Pipeline {
     }
 
     /// Whether a calibrated pelvis sensor takes part.
+    ///
+    /// (Frames are emitted by [`push`](Self::push) only; nothing is buffered beyond 16 samples per
+    /// sensor.)
     pub fn has_pelvis(&self) -> bool {
         self.has_pelvis
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibration::{CalibrationProfile, CalibrationQuality, SegmentCalibration};
+    use nalgebra::Vector3;
+
+    fn profile() -> CalibrationProfile {
+        let seg = SegmentCalibration {
+            long_axis: [-1.0, 0.0, 0.0],
+            hinge_axis: [0.0, 0.0, 1.0],
+            gyro_bias_rad_s: [0.0; 3],
+            acc_bias_m_s2: [0.0; 3],
+        };
+        CalibrationProfile {
+            version: 1,
+            thigh: seg,
+            shank: seg,
+            pelvis: None,
+            quality: CalibrationQuality {
+                knee_residual: 0.0,
+                knee_rom_deg: 0.0,
+                split_half_deg: 0.0,
+                score: 0.0,
+                thigh_axis_method: "test".into(),
+            },
+        }
+    }
+
+    fn sample(t_s: f64, role: SensorRole) -> ImuSample {
+        ImuSample {
+            t_s,
+            role,
+            acc_m_s2: Vector3::new(9.81, 0.0, 0.0),
+            gyr_rad_s: Vector3::zeros(),
+            mag_ut: None,
+        }
+    }
+
+    #[test]
+    fn frames_follow_the_grid_and_long_silences_are_skipped() {
+        let mut p = Pipeline::new(
+            &profile(),
+            StretchType::Supine,
+            100.0,
+            PipelineParams::default(),
+        );
+        let mut frames = Vec::new();
+        let mut feed = |p: &mut Pipeline, t: f64| {
+            for role in [SensorRole::Thigh, SensorRole::Shank] {
+                p.push(&sample(t, role), |a| frames.push((a.t_s, a.gap)));
+            }
+        };
+        for i in 0..100 {
+            feed(&mut p, i as f64 * 0.01 + 0.003);
+        }
+        // One hour of silence (a clock jump or a lost sensor) must not produce 360 000 frames.
+        for i in 0..100 {
+            feed(&mut p, 3600.0 + i as f64 * 0.01 + 0.003);
+        }
+        assert!(frames.len() < 250, "{} frames", frames.len());
+        assert!(frames.windows(2).all(|w| w[1].0 > w[0].0));
+        let resumed = frames.iter().find(|f| f.0 > 3000.0).unwrap();
+        assert!(
+            resumed.1,
+            "first frame after the silence is marked as a gap"
+        );
+        assert!(frames.iter().filter(|f| f.0 < 3000.0).all(|f| !f.1));
     }
 }

@@ -214,3 +214,55 @@ fn gyro_rates_match_truth_derivative() {
         }
     }
 }
+
+/// Sensors strapped anywhere: mounting rotations over the whole circle about every axis (front,
+/// side or back of the limb, upside down), either leg.
+#[test]
+fn arbitrary_mountings_and_sides() {
+    for seed in 2000..2008u64 {
+        let (mut scn, opts) = random_case(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        for m in scn.mounting_deg.iter_mut() {
+            for a in m.iter_mut() {
+                *a = rng.random_range(-180.0..180.0);
+            }
+        }
+        if seed % 2 == 0 {
+            scn.side = stretchwatch::model::Side::Right;
+        }
+        let e = evaluate(&scn, &opts);
+        check(
+            &format!(
+                "{} {:?} at {} Hz, mounting {:?}",
+                scn.name, scn.side, opts.rate_hz, scn.mounting_deg
+            ),
+            &e,
+        );
+    }
+}
+
+/// A standing hip hinge with a pelvis sensor: the pelvis and trunk rotate over a vertical thigh,
+/// so hip flexion comes from the pelvis–thigh hinge (θh = φ here).
+#[test]
+fn standing_hinge_with_pelvis() {
+    use stretchwatch::sim::traj;
+    let mut scn = Scenario::new(
+        "standing_hinge",
+        stretchwatch::model::StretchType::Standing,
+        50.0,
+    );
+    scn.pelvis_sensor = true;
+    scn.phi
+        .extend(traj::raise_hold_release(5.0, 4.0, 45.0, 40.0, 3.0));
+    scn.theta_h
+        .extend(traj::raise_hold_release(5.0, 4.0, 45.0, 40.0, 3.0));
+    scn.theta_k.extend(traj::knee_rest_cycle(3.0, 44.0, 8.0));
+    for (rate, variant) in [
+        (100.0, Variant::Clean),
+        (100.0, Variant::Realistic),
+        (50.0, Variant::Realistic),
+    ] {
+        let e = evaluate(&scn, &SimOptions::new(rate, variant, 11));
+        check(&format!("standing hinge {rate} Hz {variant:?}"), &e);
+    }
+}

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use stretchwatch::calibration::CalibrationProfile;
+use stretchwatch::form::{Event, FormConfig, FormContext, FormEngine};
 use stretchwatch::model::SensorRole;
 use stretchwatch::protocol::{Family, open, witmotion};
-use stretchwatch::replay::{ReplayOptions, calibrate_file, replay_file};
+use stretchwatch::replay::{ReplayOptions, calibrate_file, raw_log_header, replay_file};
 use stretchwatch::sim;
 use stretchwatch::source::simulated::encode_role;
 
@@ -323,6 +324,7 @@ fn live_session_through_fake_bluez() {
     let prefix = dir.join("live");
     let angles = dir.join("live.angles.csv");
     let summary = dir.join("summary.json");
+    let events = dir.join("live.events.jsonl");
     let started = Instant::now();
     let o = bus.stretchwatch(&[
         "live",
@@ -345,6 +347,8 @@ fn live_session_through_fake_bluez() {
         "--duration",
         "18",
         "--no-tui",
+        "--events-out",
+        events.to_str().unwrap(),
     ]);
     let elapsed = started.elapsed();
     let err = stderr_of(&o);
@@ -405,16 +409,38 @@ fn live_session_through_fake_bluez() {
         calibration: Some(profile_path.clone()),
         ..Default::default()
     };
+    let raw_path = dir.join("live.raw.jsonl");
+    let (_, header) = raw_log_header(&raw_path).unwrap();
+    let form_cfg = FormConfig::default();
+    let mut engine = FormEngine::new(form_cfg, FormContext::from_header(&header, &form_cfg, None));
+    let mut replay_events = String::new();
     let mut w = stretchwatch::record::AnglesCsvWriter::new(Vec::new()).unwrap();
-    let sum = replay_file(&dir.join("live.raw.jsonl"), &opts, |a| {
-        w.write(a, None).unwrap()
+    let sum = replay_file(&raw_path, &opts, |a| {
+        engine.push(a, &mut |e: &Event| {
+            replay_events.push_str(&(e.to_json() + "\n"))
+        });
+        w.write(a, engine.phase().map(|p| p.as_str())).unwrap()
     })
     .unwrap();
+    engine.finish(&mut |e: &Event| replay_events.push_str(&(e.to_json() + "\n")));
     let replay_text = String::from_utf8(w.finish().unwrap()).unwrap();
     std::fs::write(&replayed, &replay_text).unwrap();
     let live_text = std::fs::read_to_string(&angles).unwrap();
     assert!(sum.frames > 2500, "{} frames", sum.frames);
     assert_eq!(live_text, replay_text, "live and replayed angles differ");
+    let live_events = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(
+        live_events, replay_events,
+        "live and replayed events differ"
+    );
+    // The scenario's warning: S2 bounces at 1.5 Hz from scenario second 15 (form-spec 5.2).
+    let bouncing_on: Vec<&str> = live_events
+        .lines()
+        .filter(|l| l.contains("\"event\":\"bouncing\"") && l.contains("\"state\":\"on\""))
+        .collect();
+    assert_eq!(bouncing_on.len(), 1, "{live_events}");
+    assert!(live_events.contains("\"phase\":\"hold\""), "{live_events}");
+    assert!(live_text.contains(",hold\n"), "phase column");
 
     // Angles follow the scenario: knee within a few degrees of truth while streaming.
     let truth = &sim_out.truth;

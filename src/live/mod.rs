@@ -15,6 +15,7 @@ pub mod run;
 pub mod view;
 
 use crate::calibration::{CalibrationProfile, Calibrator};
+use crate::form::{Event, FormConfig, FormContext, FormEngine, Phase, State, wording};
 use crate::model::{ImuSample, JointAngles, SensorRole, Side, StretchType};
 use crate::pipeline::{Pipeline, PipelineParams};
 use crate::protocol::Family;
@@ -69,6 +70,10 @@ pub struct LiveConfig {
     pub profile: Option<CalibrationProfile>,
     /// Core settings.
     pub params: PipelineParams,
+    /// Form detector settings.
+    pub form: FormConfig,
+    /// Excessive-range baseline (D3), degrees; without it only the population guardrail runs.
+    pub baseline_deg: Option<f64>,
 }
 
 /// Where a live session writes.
@@ -80,6 +85,8 @@ pub struct LiveOutputs {
     pub imu_csv: Option<PathBuf>,
     /// Angles CSV (DESIGN 3.4).
     pub angles_csv: Option<PathBuf>,
+    /// Form events, one JSON object per line (DESIGN 3.3 objects).
+    pub events_jsonl: Option<PathBuf>,
 }
 
 /// Link state of one sensor as the view shows it.
@@ -148,6 +155,8 @@ pub enum StageView {
 /// A warning currently active, in the spec's wording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveWarning {
+    /// Event name (`bouncing`, `knee_locked`, …).
+    pub key: &'static str,
     /// Cue text.
     pub text: String,
     /// `WARNING`, `ADVISORY` or `INFO`.
@@ -231,6 +240,9 @@ pub struct LiveSession {
     raw: Option<RawLogWriter<BufWriter<File>>>,
     angles: Option<AnglesCsvWriter<BufWriter<File>>>,
     pipeline: Option<Pipeline>,
+    form: Option<FormEngine>,
+    events: Option<BufWriter<File>>,
+    hold_onset_s: Option<f64>,
     t_first_sample_s: Option<f64>,
     seen: [bool; 3],
     last_flush_s: f64,
@@ -274,6 +286,15 @@ impl LiveSession {
                 let f = File::create(p).map_err(io)?;
                 Some(AnglesCsvWriter::new(BufWriter::new(f)).map_err(io)?)
             }
+            None => None,
+        };
+        let events = match &outputs.events_jsonl {
+            Some(p) => Some(BufWriter::new(File::create(p).map_err(|source| {
+                RecordError::Io {
+                    file: p.clone(),
+                    source,
+                }
+            })?)),
             None => None,
         };
         let mut header = RecordingHeader {
@@ -336,6 +357,9 @@ impl LiveSession {
             raw,
             angles,
             pipeline: None,
+            form: None,
+            events,
+            hold_onset_s: None,
             t_first_sample_s: None,
             seen: [false; 3],
             last_flush_s: 0.0,
@@ -701,6 +725,9 @@ impl LiveSession {
             [rate; 3],
             self.cfg.params,
         ));
+        let ctx = FormContext::from_header(&self.header, &self.cfg.form, self.cfg.baseline_deg);
+        self.form = Some(FormEngine::new(self.cfg.form, ctx));
+        self.view.hold_target_s = self.cfg.form.hold.effective_target_s();
         self.view.stage = StageView::Running;
     }
 
@@ -726,8 +753,22 @@ impl LiveSession {
     }
 
     fn on_frame(&mut self, a: &JointAngles) -> Result<(), LiveError> {
+        let mut events: Vec<Event> = Vec::new();
+        let mut phase = None;
+        if let Some(f) = &mut self.form {
+            f.push(a, &mut |e: &Event| events.push(*e));
+            phase = f.phase();
+        }
+        for e in &events {
+            self.on_event(e)?;
+        }
+        self.view.phase = phase.map(|p| p.as_str().to_string());
+        self.view.hold_s = match (phase, self.hold_onset_s) {
+            (Some(Phase::Hold), Some(t0)) => Some((a.t_s - t0).max(0.0)),
+            _ => self.view.hold_s.filter(|_| phase != Some(Phase::Rest)),
+        };
         if let Some(w) = &mut self.angles {
-            w.write(a, None).map_err(|e| {
+            w.write(a, phase.map(|p| p.as_str())).map_err(|e| {
                 LiveError::Record(RecordError::Io {
                     file: PathBuf::from("angles csv"),
                     source: e,
@@ -735,6 +776,59 @@ impl LiveSession {
             })?;
         }
         self.view.angles = Some(*a);
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: &Event) -> Result<(), LiveError> {
+        if let Some(w) = &mut self.events {
+            use std::io::Write as _;
+            writeln!(w, "{}", e.to_json()).map_err(|source| {
+                LiveError::Record(RecordError::Io {
+                    file: PathBuf::from("events"),
+                    source,
+                })
+            })?;
+        }
+        if let Event::Phase { phase, onset_s, .. } = *e {
+            match phase {
+                Phase::Hold => {
+                    self.hold_onset_s.get_or_insert(onset_s);
+                }
+                Phase::Rest => self.hold_onset_s = None,
+                _ => {}
+            }
+            return Ok(());
+        }
+        let Some(text) = wording::describe(e) else {
+            return Ok(());
+        };
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap_or_default();
+        let severity = match json["severity"].as_str() {
+            Some("warning") => "WARNING",
+            Some("advisory") => "ADVISORY",
+            Some("system") => "SYSTEM",
+            _ => "INFO",
+        };
+        // The wording module prefixes warnings with their severity; the view shows it apart.
+        let text = text
+            .trim_start_matches("WARNING ")
+            .trim_start_matches("ADVISORY ")
+            .to_string();
+        match e.state() {
+            Some(State::On) => {
+                self.view.warnings.retain(|w| w.key != e.name());
+                self.view.warnings.push(ActiveWarning {
+                    key: e.name(),
+                    text,
+                    severity,
+                });
+                if matches!(severity, "WARNING" | "ADVISORY") {
+                    self.view.bell = true;
+                }
+            }
+            Some(State::Off) => self.view.warnings.retain(|w| w.key != e.name()),
+            None => self.view.push_message(format!("{:7.1} s  {text}", e.t_s())),
+        }
         Ok(())
     }
 
@@ -747,6 +841,15 @@ impl LiveSession {
             && let Err(e) = w.flush()
         {
             return Err(self.csv_err(e));
+        }
+        if let Some(w) = &mut self.events {
+            use std::io::Write as _;
+            w.flush().map_err(|source| {
+                LiveError::Record(RecordError::Io {
+                    file: PathBuf::from("events"),
+                    source,
+                })
+            })?;
         }
         if let Some(w) = &mut self.angles {
             w.flush().map_err(|e| {
@@ -767,6 +870,13 @@ impl LiveSession {
         for a in out {
             if let Assembled::Sample(s) = a {
                 self.on_sample(s, t)?;
+            }
+        }
+        if let Some(mut f) = self.form.take() {
+            let mut events = Vec::new();
+            f.finish(&mut |e: &Event| events.push(*e));
+            for e in &events {
+                self.on_event(e)?;
             }
         }
         if self.csv.is_none()

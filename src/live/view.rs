@@ -237,6 +237,7 @@ mod tests {
             hold_s: Some(15.2),
             hold_target_s: 30.0,
             warnings: vec![ActiveWarning {
+                key: "bouncing",
                 text: "Hold still. Ease into the stretch, no bouncing.".into(),
                 severity: "WARNING",
             }],
@@ -252,8 +253,8 @@ mod tests {
         let s = text(&t);
         for needle in [
             "stretchwatch live · supine stretch, left leg · simulated S2 · 41.2 s",
-            "thigh  open       OSP-thigh          streaming     100 Hz",
-            "shank  witmotion  WT901BLE01         reconnecting  0 Hz    87      1",
+            "thigh   open       OSP-thigh          streaming     100 Hz   0        0",
+            "shank   witmotion  WT901BLE01         reconnecting  0 Hz     87       1",
             "Phase: hold",
             "Knee flexion   12.3°    Hip flexion   70.1°    Leg raise   69.9°",
             "15 s of 30 s",

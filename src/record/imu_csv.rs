@@ -257,13 +257,24 @@ impl<R: BufRead> ImuCsvReader<R> {
     fn parse_row(&self, complete: bool) -> Result<ImuSample, RecordError> {
         let line = self.line_no;
         // Fields are looked up by position without allocating: at most 16 columns are expected.
+        // Fields are short, so a plain byte scan beats `split` (a memchr call per field); cells
+        // are trimmed only when they start or end with whitespace.
         let mut fields: [&str; 16] = [""; 16];
         let mut n = 0;
-        for f in self.buf.split(',') {
-            if n < fields.len() {
-                fields[n] = f.trim();
+        let text = self.buf.as_str();
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        for i in 0..=bytes.len() {
+            if i == bytes.len() || bytes[i] == b',' {
+                if n < fields.len() {
+                    let f = &text[start..i];
+                    let padded = f.as_bytes().first().is_some_and(u8::is_ascii_whitespace)
+                        || f.as_bytes().last().is_some_and(u8::is_ascii_whitespace);
+                    fields[n] = if padded { f.trim() } else { f };
+                }
+                n += 1;
+                start = i + 1;
             }
-            n += 1;
         }
         let field = |i: usize, name: &str| -> Result<&str, RecordError> {
             let p = self.cols[i];
@@ -282,7 +293,7 @@ impl<R: BufRead> ImuCsvReader<R> {
         };
         let num = |i: usize, name: &str| -> Result<f64, RecordError> {
             let s = field(i, name)?;
-            match s.parse::<f64>() {
+            match parse_f64(s) {
                 Ok(v) if v.is_finite() => Ok(v),
                 _ if !complete && p_is_last(self.cols[i], n) => Err(self.err(
                     line,
@@ -353,6 +364,44 @@ impl<R: BufRead> ImuCsvReader<R> {
             mag_ut: mag,
         })
     }
+}
+
+/// Parses a decimal number. Plain `[-]digits[.digits]` with a mantissa below 2^53 takes a fast path
+/// that is exact (both the mantissa and the power of ten are exact doubles and IEEE division rounds
+/// correctly, so the result equals `str::parse`); anything else goes to `str::parse`.
+fn parse_f64(s: &str) -> Result<f64, std::num::ParseFloatError> {
+    const POW10: [f64; 19] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18,
+    ];
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    let mut frac_digits: Option<usize> = None;
+    let mut n_digits = 0usize;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                n_digits += 1;
+                if let Some(f) = frac_digits.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac_digits.is_none() => frac_digits = Some(0),
+            _ => return s.parse(),
+        }
+    }
+    let frac = frac_digits.unwrap_or(0);
+    if n_digits == 0 || n_digits > 18 || mantissa >= 1 << 53 || frac >= POW10.len() {
+        return s.parse();
+    }
+    let v = mantissa as f64 / POW10[frac];
+    Ok(if neg { -v } else { v })
 }
 
 fn p_is_last(p: usize, n: usize) -> bool {
@@ -443,6 +492,45 @@ mod tests {
     }
 
     const HEAD: &str = "# stretchwatch-imu-csv v1\n# side: left\nt_s,sensor,ax_m_s2,ay_m_s2,az_m_s2,gx_rad_s,gy_rad_s,gz_rad_s\n";
+
+    #[test]
+    fn fast_float_path_equals_std_parse() {
+        for t in [
+            "0",
+            "-0.0",
+            "9.80665",
+            "-12.345678",
+            "0.00001",
+            "123456789012.345",
+            "1e3",
+            "nan",
+            "+4.5",
+            "7.",
+            ".5",
+            "1.2.3",
+            "",
+            "-",
+            "9007199254740993.5",
+            "0.1234567890123456789",
+        ] {
+            match (parse_f64(t), t.parse::<f64>()) {
+                (Ok(a), Ok(b)) => assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "{t}"
+                ),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{t}: {a:?} vs {b:?}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_float_path_matches_std_on_formatted_numbers(v in -1e9f64..1e9, k in 0usize..12) {
+            let t = format!("{v:.k$}");
+            proptest::prop_assert_eq!(parse_f64(&t).unwrap().to_bits(), t.parse::<f64>().unwrap().to_bits());
+        }
+    }
 
     #[test]
     fn round_trip() {

@@ -86,6 +86,9 @@ pub struct Scenario {
     pub block_markers_s: Option<(f64, f64)>,
     /// Open intervals of scenario time in which every sensor's samples are dropped.
     pub gaps_s: Vec<(f64, f64)>,
+    /// Knee range of the seated calibration swings, degrees (protocol: 70; small values make the
+    /// calibration reject the recording).
+    pub swing_range_deg: f64,
 }
 
 /// Default mounting: thigh R_x(15)·R_y(5), shank R_x(−10)·R_z(3), pelvis R_z(10).
@@ -158,6 +161,7 @@ impl Scenario {
             prelude: None,
             block_markers_s: None,
             gaps_s: Vec::new(),
+            swing_range_deg: 70.0,
         }
     }
 
@@ -227,7 +231,7 @@ impl Scenario {
         if t_s >= layout.calibration_end_s {
             return self.prelude_pose(t_s - layout.calibration_end_s);
         }
-        calibration_pose(t_s)
+        calibration_pose(t_s, self.swing_range_deg)
     }
 
     /// Checks every field; the message names the field and what was expected.
@@ -311,7 +315,7 @@ fn check_terms(key: &str, terms: &[Term]) -> Result<(), String> {
 }
 
 /// The calibration prefix pose at recording time `t_s < 27` (hinges only matter with a pelvis sensor).
-fn calibration_pose(t_s: f64) -> Pose {
+fn calibration_pose(t_s: f64, swing_range_deg: f64) -> Pose {
     let mut p = Pose::upright();
     if t_s < STATIC_END_S {
         return p;
@@ -321,7 +325,7 @@ fn calibration_pose(t_s: f64) -> Pose {
             mj(t_s, STATIC_END_S, 1.0, 0.0, 90.0) + mj(t_s, SWING_END_S, 1.0, 90.0, 0.0) - 90.0;
         if (SWING_START_S..SWING_END_S).contains(&t_s) {
             let x = 2.0 * std::f64::consts::PI * 0.5 * (t_s - SWING_START_S);
-            p.knee_deg = 35.0 - 35.0 * x.cos();
+            p.knee_deg = 0.5 * swing_range_deg * (1.0 - x.cos());
         }
         return p;
     }
@@ -368,11 +372,11 @@ mod tests {
 
     #[test]
     fn calibration_prefix_values() {
-        assert_eq!(calibration_pose(2.0), Pose::upright());
-        let swing = calibration_pose(7.0);
+        assert_eq!(calibration_pose(2.0, 70.0), Pose::upright());
+        let swing = calibration_pose(7.0, 70.0);
         assert_eq!(swing.hip_deg, 90.0);
         assert!((swing.knee_deg - 70.0).abs() < 1e-9);
-        assert!((calibration_pose(21.0).phi_deg - 30.0).abs() < 1e-9);
-        assert!(calibration_pose(26.999).phi_deg.abs() < 1e-6);
+        assert!((calibration_pose(21.0, 70.0).phi_deg - 30.0).abs() < 1e-9);
+        assert!(calibration_pose(26.999, 70.0).phi_deg.abs() < 1e-6);
     }
 }

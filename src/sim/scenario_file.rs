@@ -11,6 +11,7 @@
 //! history_deg = [66, 68, 69]  # optional, prior-session hold angles
 //! block_markers_s = [5, 60]   # optional manual block.start / block.end (scenario time)
 //! gaps_s = [[25.0, 25.8]]     # optional windows with no samples from any sensor
+//! swing_range_deg = 70.0       # knee range of the seated calibration swings (default 70)
 //!
 //! # optional low-level terms, added to what the reps generate (offsets from the posture base)
 //! theta_h = [ { kind = "mj", t0 = 5, dur = 4, a = 0, b = 70 } ]
@@ -81,6 +82,7 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, String> {
         "history_deg",
         "block_markers_s",
         "gaps_s",
+        "swing_range_deg",
         "mounting_deg",
         "rep",
         "theta_h",
@@ -106,6 +108,7 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, String> {
     if let Some(m) = t.opt_f64_array("block_markers_s", Some(2))? {
         s.block_markers_s = Some((m[0], m[1]));
     }
+    s.swing_range_deg = t.opt_f64("swing_range_deg")?.unwrap_or(s.swing_range_deg);
     if let Some(gaps) = t.opt_array("gaps_s")? {
         for (i, g) in gaps.iter().enumerate() {
             let key = format!("gaps_s[{i}]");
