@@ -743,6 +743,19 @@ fn cmd_live_sim(
         &scn,
         &sim::SimOptions::new(f64::from(rate), sim::Variant::Realistic, 42),
     );
+    if cfg.profile.is_none() && from_s > 0.0 {
+        // Starting past the calibration poses: calibrate on the scenario's own windows.
+        let mut c = stretchwatch::calibration::Calibrator::with_sensor_rates(
+            &out.header,
+            [f64::from(rate); 3],
+        )?;
+        let end = c.end_s();
+        out.samples
+            .iter()
+            .filter(|s| s.t_s <= end)
+            .for_each(|s| c.push(s));
+        cfg.profile = Some(c.finish()?);
+    }
     cfg.stretch = out.header.stretch.unwrap_or(cfg.stretch);
     cfg.side = out.header.side.unwrap_or(cfg.side);
     let mut roles = vec![SensorRole::Thigh, SensorRole::Shank];

@@ -428,8 +428,11 @@ impl LiveSession {
             match a {
                 Assembled::Sample(s) => frames += self.on_sample(s, t)?,
                 Assembled::Gap { role, t_s, missing } => {
-                    self.view
-                        .push_message(format!("{t_s:7.1} s  {role}: {missing} samples lost"));
+                    // Single lost samples are counted in the sensor table, not announced.
+                    if missing >= 5 {
+                        self.view
+                            .push_message(format!("{t_s:7.1} s  {role}: {missing} samples lost"));
+                    }
                     self.write_marker(t_s, &format!("gap.{role} {missing}"))?;
                 }
                 Assembled::Connection { role, t_s, event } => {
