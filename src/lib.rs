@@ -6,6 +6,7 @@
 pub mod calibration;
 pub mod form;
 pub mod kinematics;
+pub mod live;
 pub mod model;
 pub mod orientation;
 pub mod pipeline;
@@ -14,4 +15,5 @@ pub mod record;
 pub mod replay;
 pub mod report;
 pub mod sim;
+pub mod source;
 pub mod store;

@@ -2,18 +2,25 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use stretchwatch::calibration::CalibrationProfile;
 use stretchwatch::form::{Event, FormConfig, FormContext, FormEngine, WarmupStatus, wording};
+use stretchwatch::live::run::{LiveReport, RunOptions, run_ble, run_simulated};
+use stretchwatch::live::{LiveConfig, LiveError, LiveOutputs};
 use stretchwatch::model::SensorRole;
+use stretchwatch::model::{Side, StretchType};
+use stretchwatch::protocol::Family;
 use stretchwatch::record::AnglesCsvWriter;
 use stretchwatch::record::RecordingHeader;
 use stretchwatch::replay::{
     ReplayError, ReplayOptions, ReplaySummary, calibrate_file, replay_file,
 };
 use stretchwatch::sim;
+use stretchwatch::source::ble::{Target, open_adapter, scan};
+use stretchwatch::source::simulated::{encode_all, sim_devices};
 
 /// Hamstring-stretch monitor for thigh, shank and pelvis IMUs. Not a medical device.
 #[derive(Parser)]
@@ -26,6 +33,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a recording (IMU CSV v1) through the pipeline: angles, summary.
@@ -117,6 +126,75 @@ enum Command {
         /// List the preset scenarios and exit.
         #[arg(long)]
         list: bool,
+    },
+    /// List nearby Bluetooth sensors (family, name, address, signal strength).
+    Scan {
+        /// How long to scan, seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Also list devices of unsupported families.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Stream from BLE sensors (or the simulator) with live angles, warnings and recording.
+    Live {
+        /// Thigh sensor: BLE address or advertised name.
+        #[arg(long, value_name = "ID", required_unless_present = "simulate")]
+        thigh: Option<String>,
+        /// Shank sensor: BLE address or advertised name.
+        #[arg(long, value_name = "ID", required_unless_present = "simulate")]
+        shank: Option<String>,
+        /// Pelvis sensor (optional): BLE address or advertised name.
+        #[arg(long, value_name = "ID")]
+        pelvis: Option<String>,
+        /// Drive the live view from a simulated scenario (S1..S12 or a TOML file) in real time.
+        #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["thigh", "shank", "pelvis"])]
+        simulate: Option<String>,
+        /// Sensor family the simulated sensors speak (`open` or `witmotion`).
+        #[arg(long, default_value = "open")]
+        sim_family: String,
+        /// Start the simulation this many seconds into the scenario.
+        #[arg(long, default_value_t = 0.0)]
+        sim_from: f64,
+        /// Stretch type (supine, seated, standing).
+        #[arg(long, default_value = "supine")]
+        stretch: String,
+        /// Stretched side (left, right).
+        #[arg(long, default_value = "left")]
+        side: String,
+        /// Saved calibration profile (skips the guided calibration).
+        #[arg(long, value_name = "PROFILE")]
+        calibration: Option<PathBuf>,
+        /// Output rate requested from the sensors, Hz (default: the family's).
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Recording prefix: writes PREFIX.raw.jsonl and PREFIX.imu.csv (default: session-UNIXTIME).
+        #[arg(long, value_name = "PREFIX")]
+        record: Option<PathBuf>,
+        /// Do not record.
+        #[arg(long, conflicts_with = "record")]
+        no_record: bool,
+        /// Also write the angles CSV (DESIGN 3.4).
+        #[arg(long, value_name = "OUT.csv")]
+        angles_out: Option<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Plain status lines on stderr instead of the terminal view (automatic when not a terminal).
+        #[arg(long)]
+        no_tui: bool,
+        /// No terminal bell.
+        #[arg(long)]
+        no_bell: bool,
+        /// Write the session figures (throughput, latency, gaps, reconnects) as JSON here.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// Write the form events (one JSON object per line, as `replay --json`) here.
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+        /// Excessive-range baseline B in degrees (with the 10° delta).
+        #[arg(long)]
+        baseline_deg: Option<f64>,
     },
     /// Calibrate from a recording's standing and knee-swing windows; print and save the profile.
     Calibrate {
@@ -292,6 +370,113 @@ fn run(cli: Cli) -> Result<()> {
             out,
             skip_bad_rows,
         } => cmd_calibrate(&file, out, skip_bad_rows),
+        Command::Scan { seconds, all } => cmd_scan(seconds, all),
+        Command::Live {
+            thigh,
+            shank,
+            pelvis,
+            simulate,
+            sim_family,
+            sim_from,
+            stretch,
+            side,
+            calibration,
+            rate,
+            record,
+            no_record,
+            angles_out,
+            duration,
+            no_tui,
+            no_bell,
+            summary_json,
+            events_out,
+            baseline_deg,
+        } => {
+            let stretch: StretchType = stretch
+                .parse()
+                .map_err(|e: String| InputError(format!("--stretch: {e}")))?;
+            let side: Side = side
+                .parse()
+                .map_err(|e: String| InputError(format!("--side: {e}")))?;
+            let profile = match &calibration {
+                Some(p) => {
+                    Some(CalibrationProfile::load(p).map_err(|e| InputError(e.to_string()))?)
+                }
+                None => None,
+            };
+            let outputs = if no_record {
+                LiveOutputs {
+                    angles_csv: angles_out,
+                    events_jsonl: events_out,
+                    ..Default::default()
+                }
+            } else {
+                let prefix = record.unwrap_or_else(|| {
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    PathBuf::from(format!("session-{t}"))
+                });
+                let with = |ext: &str| {
+                    let mut s = prefix.clone().into_os_string();
+                    s.push(ext);
+                    PathBuf::from(s)
+                };
+                LiveOutputs {
+                    raw_log: Some(with(".raw.jsonl")),
+                    imu_csv: Some(with(".imu.csv")),
+                    angles_csv: angles_out,
+                    events_jsonl: events_out,
+                }
+            };
+            let tui = !no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+            let opts = RunOptions {
+                duration: duration.map(std::time::Duration::from_secs_f64),
+                tui,
+                bell: !no_bell,
+                ..Default::default()
+            };
+            let cfg = LiveConfig {
+                devices: Vec::new(),
+                stretch,
+                side,
+                profile,
+                params: Default::default(),
+                form: FormConfig::default(),
+                baseline_deg,
+            };
+            let report = match simulate {
+                Some(name) => {
+                    cmd_live_sim(cfg, &name, &sim_family, sim_from, rate, &outputs, &opts)?
+                }
+                None => {
+                    let mut targets = vec![
+                        Target {
+                            role: SensorRole::Thigh,
+                            query: thigh.unwrap_or_default(),
+                        },
+                        Target {
+                            role: SensorRole::Shank,
+                            query: shank.unwrap_or_default(),
+                        },
+                    ];
+                    if let Some(p) = pelvis {
+                        targets.push(Target {
+                            role: SensorRole::Pelvis,
+                            query: p,
+                        });
+                    }
+                    run_ble(cfg, &targets, rate, &outputs, &opts).map_err(live_err)?
+                }
+            };
+            print_live_report(&report, &outputs);
+            if let Some(p) = summary_json {
+                std::fs::write(&p, report.to_json() + "\n")
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -697,5 +882,141 @@ fn print_profile(p: &CalibrationProfile) {
                 .norm()
                 .to_degrees()
         );
+    }
+}
+
+fn live_err(e: LiveError) -> anyhow::Error {
+    match e {
+        LiveError::Invalid(m) => InputError(m).into(),
+        other => other.into(),
+    }
+}
+
+fn cmd_scan(seconds: f64, all: bool) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = rt.block_on(async {
+        let adapter = open_adapter().await?;
+        scan(
+            &adapter,
+            std::time::Duration::from_secs_f64(seconds.max(0.5)),
+        )
+        .await
+    })?;
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "{:<22} {:<24} {:<18} {:>5}",
+        "family", "name", "address", "rssi"
+    )?;
+    let mut shown = 0;
+    for f in &found {
+        if f.family.is_none() && !all {
+            continue;
+        }
+        shown += 1;
+        writeln!(
+            o,
+            "{:<22} {:<24} {:<18} {:>5}",
+            f.family
+                .map(|f| f.display_name())
+                .unwrap_or("(unsupported)"),
+            f.name.as_deref().unwrap_or("—"),
+            f.address,
+            f.rssi.map(|r| format!("{r} dBm")).unwrap_or("—".into())
+        )?;
+    }
+    if shown == 0 {
+        eprintln!(
+            "stretchwatch: no supported sensor seen in {seconds:.0} s ({} other devices; --all lists them)",
+            found.len()
+        );
+    }
+    Ok(())
+}
+
+fn cmd_live_sim(
+    mut cfg: LiveConfig,
+    name: &str,
+    family: &str,
+    from_s: f64,
+    rate: Option<u32>,
+    outputs: &LiveOutputs,
+    opts: &RunOptions,
+) -> Result<LiveReport> {
+    let scn = match sim::preset(name) {
+        Some(s) => s,
+        None if Path::new(name).exists() => {
+            sim::load_scenario(Path::new(name)).map_err(|e| InputError(e.to_string()))?
+        }
+        None => {
+            return Err(InputError(format!(
+                "unknown scenario '{name}': not a preset ({}) and no such file",
+                sim::preset_names().join(", ")
+            ))
+            .into());
+        }
+    };
+    let family: Family = family
+        .parse()
+        .map_err(|e: stretchwatch::protocol::ProtocolError| InputError(e.to_string()))?;
+    if !matches!(family, Family::OpenSensor | Family::WitMotion) {
+        return Err(InputError("--sim-family must be open or witmotion".into()).into());
+    }
+    let rate = rate.unwrap_or(100);
+    let out = sim::simulate(
+        &scn,
+        &sim::SimOptions::new(f64::from(rate), sim::Variant::Realistic, 42),
+    );
+    if cfg.profile.is_none() && from_s > 0.0 {
+        // Starting past the calibration poses: calibrate on the scenario's own windows.
+        let mut c = stretchwatch::calibration::Calibrator::with_sensor_rates(
+            &out.header,
+            [f64::from(rate); 3],
+        )?;
+        let end = c.end_s();
+        out.samples
+            .iter()
+            .filter(|s| s.t_s <= end)
+            .for_each(|s| c.push(s));
+        cfg.profile = Some(c.finish()?);
+    }
+    cfg.stretch = out.header.stretch.unwrap_or(cfg.stretch);
+    cfg.side = out.header.side.unwrap_or(cfg.side);
+    let mut roles = vec![SensorRole::Thigh, SensorRole::Shank];
+    if scn.pelvis_sensor {
+        roles.push(SensorRole::Pelvis);
+    }
+    let devices = sim_devices(&roles, family, rate).map_err(|e| InputError(e.to_string()))?;
+    cfg.devices = devices.iter().map(|d| d.device.clone()).collect();
+    let notes = encode_all(&out.samples, &devices, 1, from_s, f64::INFINITY)?;
+    let source = format!("simulated {}", scn.name);
+    run_simulated(cfg, outputs, &source, &devices, notes, from_s, opts).map_err(live_err)
+}
+
+fn print_live_report(r: &LiveReport, outputs: &LiveOutputs) {
+    eprintln!(
+        "stretchwatch: {} frames, {:.0} notifications/s, latency p50 {:.2} ms p99 {:.2} ms (n={})",
+        r.figures.frames,
+        r.notifications_per_s(),
+        r.latency.p50_ms,
+        r.latency.p99_ms,
+        r.latency.n
+    );
+    for (role, s) in &r.sensors {
+        eprintln!(
+            "stretchwatch: {role}: {} samples, {} lost in {} gaps, {} reconnects",
+            s.samples, s.missing, s.gaps, s.reconnects
+        );
+    }
+    for (role, t) in &r.figures.reconnect_s {
+        eprintln!("stretchwatch: {role} streamed again {t:.2} s after the drop");
+    }
+    for p in [&outputs.raw_log, &outputs.imu_csv, &outputs.angles_csv]
+        .into_iter()
+        .flatten()
+    {
+        eprintln!("stretchwatch: wrote {}", p.display());
     }
 }

@@ -2,11 +2,21 @@
 //!
 //! Two streaming passes, so memory stays flat whatever the file size: the first reads only up to the
 //! end of the calibration windows (calibration and rate), the second runs the pipeline over it all.
+//!
+//! Two sample sources: IMU CSV v1 (DESIGN 3.1) and the raw notification log (DESIGN 3.2), told
+//! apart by the first line. A raw log is decoded through the same [`Assembler`] live mode uses
+//! (decoders, clock mapping, merge), so it replays to exactly the samples live mode saw; its
+//! header and `marker` records become the recording header ([`raw_log_header`]).
 
 use crate::calibration::{CalibrationError, CalibrationProfile, Calibrator};
 use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
 use crate::pipeline::{Pipeline, PipelineParams};
+use crate::record::raw_log::{RawEntry, RawLogHeader, RawLogReader, is_raw_log_line};
 use crate::record::{ImuCsvReader, RecordError, RecordingHeader};
+use crate::source::{Assembled, Assembler};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// Errors of a replay run.
@@ -206,6 +216,11 @@ pub fn calibrate_file(path: &Path, skip_bad_rows: bool) -> Result<CalibrationPro
         skip_bad_rows,
         ..Default::default()
     };
+    if is_raw_log(path)? {
+        let (_, header) = raw_log_header(path)?;
+        let mut samples = RawLogSamples::open(path)?;
+        return Ok(prepare(path, header, &mut samples, &opts)?.profile);
+    }
     let mut reader = ImuCsvReader::open(path, skip_bad_rows)?;
     let header = reader.header().clone();
     Ok(prepare(path, header, &mut reader, &opts)?.profile)
@@ -220,12 +235,147 @@ fn widen(r: &mut Option<(f64, f64)>, v: Option<f64>) {
     }
 }
 
-/// Replays a recording, calling `on_frame` for every output frame in time order.
+/// Whether `path` is a raw notification log (its first line is the raw-log header object).
+pub fn is_raw_log(path: &Path) -> Result<bool, RecordError> {
+    let io = |source| RecordError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    // Bytes, not text: a gzip-compressed CSV is not UTF-8 and is simply not a raw log.
+    let mut first = Vec::new();
+    BufReader::new(File::open(path).map_err(io)?)
+        .read_until(b'\n', &mut first)
+        .map_err(io)?;
+    Ok(is_raw_log_line(&String::from_utf8_lossy(&first)))
+}
+
+/// The recording header a raw log stands for: `side`/`stretch` from its header object, the
+/// thigh device's rate as `rate_hz`, `sensor.<role>.model` from family and name, then every
+/// `marker` record applied in order (calibration windows, block markers).
+pub fn raw_log_header(path: &Path) -> Result<(RawLogHeader, RecordingHeader), RecordError> {
+    let mut reader = RawLogReader::open(path)?;
+    let raw = reader.header().clone();
+    let mut h = RecordingHeader::default();
+    let bad = |m: String| RecordError::Parse {
+        file: path.to_path_buf(),
+        line: 1,
+        column: None,
+        message: m,
+    };
+    for (k, v) in &raw.keys {
+        h.apply(k, v).map_err(bad)?;
+    }
+    if h.rate_hz.is_none() {
+        h.rate_hz = raw
+            .device(SensorRole::Thigh)
+            .or(raw.devices.first())
+            .map(|d| f64::from(d.rate_hz));
+    }
+    for d in &raw.devices {
+        h.sensor_models.push((
+            d.role,
+            match &d.name {
+                Some(n) => format!("{} {n}", d.family),
+                None => d.family.to_string(),
+            },
+        ));
+    }
+    for rec in reader.by_ref() {
+        if let RawEntry::Marker { key, value } = rec?.entry {
+            h.apply(&key, &value).map_err(bad)?;
+        }
+    }
+    Ok((raw, h))
+}
+
+/// Samples of a raw log, decoded and merged exactly as live mode does.
+pub struct RawLogSamples {
+    reader: RawLogReader<BufReader<File>>,
+    assembler: Assembler,
+    ready: VecDeque<ImuSample>,
+    out: Vec<Assembled>,
+    done: bool,
+}
+
+impl RawLogSamples {
+    /// Opens `path` for a pass over its samples.
+    pub fn open(path: &Path) -> Result<Self, RecordError> {
+        let reader = RawLogReader::open(path)?;
+        let assembler = Assembler::new(&reader.header().devices);
+        Ok(RawLogSamples {
+            reader,
+            assembler,
+            ready: VecDeque::new(),
+            out: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// The assembler (counters after the pass).
+    pub fn assembler(&self) -> &Assembler {
+        &self.assembler
+    }
+
+    fn take_ready(&mut self) {
+        for a in self.out.drain(..) {
+            if let Assembled::Sample(s) = a {
+                self.ready.push_back(s);
+            }
+        }
+    }
+}
+
+impl Iterator for RawLogSamples {
+    type Item = Result<ImuSample, RecordError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(s) = self.ready.pop_front() {
+                return Some(Ok(s));
+            }
+            if self.done {
+                return None;
+            }
+            match self.reader.next_record() {
+                Ok(Some(rec)) => self.assembler.push(&rec, &mut self.out),
+                Ok(None) => {
+                    self.assembler.finish(&mut self.out);
+                    self.done = true;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+            self.take_ready();
+        }
+    }
+}
+
+fn replay_raw_log(
+    path: &Path,
+    opts: &ReplayOptions,
+    on_frame: impl FnMut(&JointAngles),
+) -> Result<ReplaySummary, ReplayError> {
+    let (_, header) = raw_log_header(path)?;
+    let mut first = RawLogSamples::open(path)?;
+    let prep = prepare(path, header.clone(), &mut first, opts)?;
+    drop(first);
+    let mut samples = RawLogSamples::open(path)?;
+    let mut sum = run(&prep, &mut samples, opts, on_frame)?;
+    sum.header = header;
+    Ok(sum)
+}
+
+/// Replays a recording (IMU CSV v1 or raw notification log), calling `on_frame` for every output
+/// frame in time order.
 pub fn replay_file(
     path: &Path,
     opts: &ReplayOptions,
     on_frame: impl FnMut(&JointAngles),
 ) -> Result<ReplaySummary, ReplayError> {
+    if is_raw_log(path)? {
+        return replay_raw_log(path, opts, on_frame);
+    }
     let mut first = ImuCsvReader::open(path, opts.skip_bad_rows)?;
     let header = first.header().clone();
     let prep = prepare(path, header, &mut first, opts)?;

@@ -30,6 +30,11 @@ impl<W: Write> AnglesCsvWriter<W> {
         writeln!(self.out, ",{}", phase.unwrap_or(""))
     }
 
+    /// Flushes buffered rows.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes and returns the writer.
     pub fn finish(mut self) -> std::io::Result<W> {
         self.out.flush()?;

@@ -3,10 +3,12 @@
 pub mod angles_csv;
 mod header;
 pub mod imu_csv;
+pub mod raw_log;
 
 pub use angles_csv::AnglesCsvWriter;
 pub use header::{Marker, RecordingHeader};
 pub use imu_csv::{ImuCsvReader, ImuCsvWriter};
+pub use raw_log::{RawLogReader, RawLogWriter, RawRecord};
 
 use std::path::PathBuf;
 
