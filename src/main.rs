@@ -174,6 +174,9 @@ enum Command {
         /// Do not record.
         #[arg(long, conflicts_with = "record")]
         no_record: bool,
+        /// Do not store the session in the database (by default it is stored as it goes).
+        #[arg(long)]
+        no_store: bool,
         /// Also write the angles CSV (DESIGN 3.4).
         #[arg(long, value_name = "OUT.csv")]
         angles_out: Option<PathBuf>,
@@ -384,6 +387,7 @@ fn run(cli: Cli) -> Result<()> {
             rate,
             record,
             no_record,
+            no_store,
             angles_out,
             duration,
             no_tui,
@@ -404,10 +408,19 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
+            let session_db = if no_store {
+                None
+            } else {
+                Some(match db {
+                    Some(p) => p,
+                    None => stretchwatch::store::default_path()?,
+                })
+            };
             let outputs = if no_record {
                 LiveOutputs {
                     angles_csv: angles_out,
                     events_jsonl: events_out,
+                    session_db,
                     ..Default::default()
                 }
             } else {
@@ -428,6 +441,7 @@ fn run(cli: Cli) -> Result<()> {
                     imu_csv: Some(with(".imu.csv")),
                     angles_csv: angles_out,
                     events_jsonl: events_out,
+                    session_db,
                 }
             };
             let tui = !no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
@@ -1018,5 +1032,8 @@ fn print_live_report(r: &LiveReport, outputs: &LiveOutputs) {
         .flatten()
     {
         eprintln!("stretchwatch: wrote {}", p.display());
+    }
+    if let (Some(id), Some(db)) = (r.figures.stored_session_id, &outputs.session_db) {
+        eprintln!("stretchwatch: stored session {id} in {}", db.display());
     }
 }

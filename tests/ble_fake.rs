@@ -151,6 +151,8 @@ impl FakeBus {
         Command::new(env!("CARGO_BIN_EXE_stretchwatch"))
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", &self.address)
+            // Live sessions are stored as they go: keep them in this test's own database.
+            .env("STRETCHWATCH_DB", self.dir.join("sessions.db"))
             .output()
             .unwrap()
     }
@@ -401,6 +403,16 @@ fn live_session_through_fake_bluez() {
     assert!(
         raw.contains("\"dir\": \"tx\", \"hex\": \"ffaa69"),
         "WitMotion unlock written"
+    );
+
+    // The session was stored in the database as it went: samples, angles, events and the rep.
+    assert!(err.contains("stored session 1"), "{err}");
+    let shown = bus.stretchwatch(&["sessions", "show", "1"]);
+    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", stderr_of(&shown));
+    assert!(
+        shown_text.contains("bouncing"),
+        "stored events: {shown_text}"
     );
 
     // The raw log replays to exactly the live angles.

@@ -28,7 +28,7 @@ use crate::source::{Assembled, Assembler, StreamStats};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Files are flushed at least this often (host time), seconds.
 pub const FLUSH_EVERY_S: f64 = 0.2;
@@ -55,6 +55,9 @@ pub enum LiveError {
     /// Bad options.
     #[error("{0}")]
     Invalid(String),
+    /// The session database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// How a live session runs.
@@ -87,6 +90,9 @@ pub struct LiveOutputs {
     pub angles_csv: Option<PathBuf>,
     /// Form events, one JSON object per line (DESIGN 3.3 objects).
     pub events_jsonl: Option<PathBuf>,
+    /// Session database: raw samples, angles, events, reps and summary are stored as they come
+    /// (the writer commits at least every 0.5 s), so a crash loses at most about a second.
+    pub session_db: Option<PathBuf>,
 }
 
 /// Link state of one sensor as the view shows it.
@@ -216,6 +222,8 @@ pub struct LiveFigures {
     pub last_rx_s: Option<f64>,
     /// Seconds from each `disconnected` to the first sample after it, per role.
     pub reconnect_s: Vec<(SensorRole, f64)>,
+    /// Id of the session stored in the database, if storing was on and succeeded.
+    pub stored_session_id: Option<i64>,
 }
 
 enum Stage {
@@ -251,6 +259,8 @@ pub struct LiveSession {
     dropped_at: [Option<f64>; 3],
     figures: LiveFigures,
     frame_buf: Vec<JointAngles>,
+    store: Option<crate::store::SessionWriter<'static>>,
+    store_err: Option<String>,
 }
 
 fn round_ms(t: f64) -> f64 {
@@ -344,7 +354,35 @@ impl LiveSession {
             messages: VecDeque::new(),
             bell: false,
         };
+        let store = match &outputs.session_db {
+            Some(db) => {
+                // The store lives as long as the process: the writer borrows it for the session.
+                let store: &'static mut crate::store::Store =
+                    Box::leak(Box::new(crate::store::Store::open(db)?));
+                let meta = crate::store::SessionMeta {
+                    started_unix_s,
+                    side: cfg.side,
+                    stretch: cfg.stretch,
+                    source: format!("live {source}"),
+                    rate_hz: header.rate_hz,
+                    sensors: cfg
+                        .devices
+                        .iter()
+                        .map(|d| crate::store::SensorInfo {
+                            role: d.role,
+                            family: d.family.to_string(),
+                            model: d.name.clone().unwrap_or_default(),
+                        })
+                        .collect(),
+                    calibration: cfg.profile.clone(),
+                };
+                Some(store.begin_session(&meta)?)
+            }
+            None => None,
+        };
         Ok(LiveSession {
+            store,
+            store_err: None,
             assembler: Assembler::new(&cfg.devices),
             cfg,
             assembled: Vec::new(),
@@ -533,6 +571,7 @@ impl LiveSession {
     }
 
     fn on_sample(&mut self, s: ImuSample, now_s: f64) -> Result<usize, LiveError> {
+        self.store_with(|w| w.push_sample(&s));
         let i = s.role.index();
         self.recent[i].push_back(now_s);
         if let Some(sv) = self.view.sensors.iter_mut().find(|v| v.role == s.role) {
@@ -720,6 +759,7 @@ impl LiveSession {
     }
 
     fn make_pipeline(&mut self, profile: CalibrationProfile) {
+        self.store_with(|w| w.set_calibration(&profile));
         let rate = self.header.rate_hz.unwrap_or(100.0);
         self.pipeline = Some(Pipeline::with_sensor_rates(
             &profile,
@@ -779,10 +819,33 @@ impl LiveSession {
             })?;
         }
         self.view.angles = Some(*a);
+        self.store_with(|w| w.push_angles(a));
         Ok(())
     }
 
+    /// Hands data to the session database. A failing database is reported once in the view and
+    /// then left alone: the recording files go on, so nothing already captured is lost.
+    fn store_with(
+        &mut self,
+        f: impl FnOnce(&mut crate::store::SessionWriter<'static>) -> crate::store::StoreResult<()>,
+    ) {
+        let Some(w) = self.store.as_mut() else {
+            return;
+        };
+        if let Err(e) = f(w) {
+            let msg = format!("session database: {e}; storing stopped, the recording files go on");
+            self.view.push_message(msg.clone());
+            self.store_err = Some(msg);
+            self.store = None;
+        }
+    }
+
     fn on_event(&mut self, e: &Event) -> Result<(), LiveError> {
+        if self.store.is_some()
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.to_json())
+        {
+            self.store_with(|w| w.add_event(&v));
+        }
         if let Some(w) = &mut self.events {
             use std::io::Write as _;
             writeln!(w, "{}", e.to_json()).map_err(|source| {
@@ -893,7 +956,11 @@ impl LiveSession {
             self.csv = Some(w);
         }
         self.flush()?;
-        let _ = Path::new("");
+        if let Some(w) = self.store.take() {
+            let id = w.id();
+            w.finish()?;
+            self.figures.stored_session_id = Some(id);
+        }
         Ok((self.view, self.figures))
     }
 }
