@@ -451,6 +451,21 @@ fn run(cli: Cli) -> Result<()> {
                 bell: !no_bell,
                 ..Default::default()
             };
+            // D3 baseline: --baseline-deg, else this side's and stretch's stored history.
+            let stored_baseline = match (&outputs.session_db, baseline_deg) {
+                (Some(db), None) if db.exists() => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    stretchwatch::store::Store::open(db)?
+                        .baseline(side, stretch, now)?
+                        .map(|b| stretchwatch::form::Baseline {
+                            value_deg: b.b_deg,
+                            delta_deg: b.delta_deg,
+                        })
+                }
+                _ => None,
+            };
             let cfg = LiveConfig {
                 devices: Vec::new(),
                 stretch,
@@ -459,6 +474,7 @@ fn run(cli: Cli) -> Result<()> {
                 params: Default::default(),
                 form: FormConfig::default(),
                 baseline_deg,
+                stored_baseline,
             };
             let report = match simulate {
                 Some(name) => {

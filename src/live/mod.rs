@@ -77,6 +77,8 @@ pub struct LiveConfig {
     pub form: FormConfig,
     /// Excessive-range baseline (D3), degrees; without it only the population guardrail runs.
     pub baseline_deg: Option<f64>,
+    /// Baseline from stored history (B with its Δ), used when `baseline_deg` is not given.
+    pub stored_baseline: Option<crate::form::Baseline>,
 }
 
 /// Where a live session writes.
@@ -768,7 +770,10 @@ impl LiveSession {
             [rate; 3],
             self.cfg.params,
         ));
-        let ctx = FormContext::from_header(&self.header, &self.cfg.form, self.cfg.baseline_deg);
+        let mut ctx = FormContext::from_header(&self.header, &self.cfg.form, self.cfg.baseline_deg);
+        if self.cfg.baseline_deg.is_none() && self.cfg.stored_baseline.is_some() {
+            ctx.baseline = self.cfg.stored_baseline;
+        }
         self.form = Some(FormEngine::new(self.cfg.form, ctx));
         self.view.hold_target_s = self.cfg.form.hold.effective_target_s();
         self.view.stage = StageView::Running;
@@ -888,7 +893,9 @@ impl LiveSession {
                     text,
                     severity,
                 });
-                if matches!(severity, "WARNING" | "ADVISORY") {
+                // Cue arbitration (form-spec section 3) picks which warning gets the audio cue;
+                // the others are shown without the bell.
+                if json["cue"].as_str() == Some("audio") {
                     self.view.bell = true;
                 }
             }
