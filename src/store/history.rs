@@ -60,24 +60,34 @@ pub struct HistoryConfig {
     pub pair_window_days: f64,
 }
 
-impl Default for HistoryConfig {
-    fn default() -> Self {
+impl HistoryConfig {
+    /// The history rules from the one form configuration (form-spec section 8): D3's Δ and
+    /// look-back, D4 and D8. Only the two choices the spec leaves open live here (the D4 trend's
+    /// minimum span and how close a left and a right session must start to pair).
+    pub fn from_form(cfg: &crate::form::FormConfig) -> Self {
+        let (e, fp, a) = (&cfg.excessive, &cfg.fast_progression, &cfg.asymmetry);
         HistoryConfig {
-            er_delta_deg: 10.0,
-            er_delta_provisional_deg: 15.0,
-            history_sessions: 5,
-            history_days: 28.0,
-            fp_jump_deg: 8.0,
-            fp_slope_deg_per_week: 5.0,
-            fp_slope_window_days: 14.0,
-            fp_min_sessions_slope: 4,
+            er_delta_deg: e.delta_deg,
+            er_delta_provisional_deg: e.delta_provisional_deg,
+            history_sessions: e.history_sessions as usize,
+            history_days: f64::from(e.history_days),
+            fp_jump_deg: fp.jump_deg,
+            fp_slope_deg_per_week: fp.slope_deg_per_week,
+            fp_slope_window_days: f64::from(fp.slope_window_days),
+            fp_min_sessions_slope: fp.min_sessions_slope as usize,
             fp_min_span_days: 7.0,
-            as_diff_deg: 10.0,
-            as_last_sessions: 5,
-            as_min_flagged: 3,
-            as_window_days: 28.0,
+            as_diff_deg: a.diff_deg,
+            as_last_sessions: a.last_sessions as usize,
+            as_min_flagged: a.min_flagged as usize,
+            as_window_days: f64::from(a.window_days),
             pair_window_days: 0.5,
         }
+    }
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self::from_form(&crate::form::FormConfig::default())
     }
 }
 
