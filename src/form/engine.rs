@@ -175,6 +175,17 @@ impl FormEngine {
         }
     }
 
+    /// Static hold of the current rep so far (bounce intervals excluded), s; `None` outside HOLD.
+    /// Lags the frames by the hold tracker's short settling delay.
+    pub fn static_hold_s(&self) -> Option<f64> {
+        match (self.block, &self.core) {
+            (Block::Auto, Some(c)) if c.phase.phase() == Phase::Hold => {
+                Some(c.hold.static_hold_s())
+            }
+            _ => None,
+        }
+    }
+
     /// Counted reps so far.
     pub fn reps(&self) -> u32 {
         self.reps

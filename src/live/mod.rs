@@ -803,16 +803,20 @@ impl LiveSession {
     fn on_frame(&mut self, a: &JointAngles) -> Result<(), LiveError> {
         let mut events: Vec<Event> = Vec::new();
         let mut phase = None;
+        let mut static_hold_s = None;
         if let Some(f) = &mut self.form {
             f.push(a, &mut |e: &Event| events.push(*e));
             phase = f.phase();
+            static_hold_s = f.static_hold_s();
         }
         for e in &events {
             self.on_event(e)?;
         }
         self.view.phase = phase.map(|p| p.as_str().to_string());
-        self.view.hold_s = match (phase, self.hold_onset_s) {
-            (Some(Phase::Hold), Some(t0)) => Some((a.t_s - t0).max(0.0)),
+        // The timer shows the static hold (bouncing does not count), as the rep report will.
+        self.view.hold_s = match (phase, static_hold_s, self.hold_onset_s) {
+            (Some(Phase::Hold), Some(h), _) => Some(h),
+            (Some(Phase::Hold), None, Some(t0)) => Some((a.t_s - t0).max(0.0)),
             _ => self.view.hold_s.filter(|_| phase != Some(Phase::Rest)),
         };
         if let Some(w) = &mut self.angles {
