@@ -377,7 +377,13 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
         .iter()
         .filter_map(|a| a.knee_flexion_deg.map(|v| (a.t_s, v)))
         .collect();
-    let has_hip = angles.iter().any(|a| a.hip_flexion_deg.is_some());
+    // Without a pelvis sensor the stored hip column is at most the leg-raise proxy (supine), which
+    // form-spec 1.2 says must not be called hip flexion: plot and label the leg raise instead.
+    let has_pelvis = store
+        .sensors(id)?
+        .iter()
+        .any(|s| s.role == crate::model::SensorRole::Pelvis);
+    let has_hip = has_pelvis && angles.iter().any(|a| a.hip_flexion_deg.is_some());
     let hip: Vec<(f64, f64)> = angles
         .iter()
         .filter_map(|a| {
