@@ -202,8 +202,10 @@ impl Kinematics {
         let y_s: Vector3<f64> = r_s.column(1).into();
         let d = self.knee_heading.update(&y_t, &y_s, dt_s, &self.params);
         let knee = hinge_angle_rad(&r_t, &r_s, d);
-        let knee_sag = wrap_pi(sagittal_pitch_rad(&r_s) - sagittal_pitch_rad(&r_t));
-        let leg_raise = elevation_rad(&r_t);
+        let beta_t = sagittal_pitch_rad(&r_t);
+        let knee_sag = wrap_pi(sagittal_pitch_rad(&r_s) - beta_t);
+        // Same as `elevation_rad(&r_t)`, reusing the thigh's pitch.
+        let leg_raise = wrap_pi(-beta_t);
         // Sagittal rates: for R = R_z(h)·R_y(β), ω_world = β̇·y_world.
         let beta_rate_t = inp.w_thigh_rad_s.dot(&y_t);
         let beta_rate_s = inp.w_shank_rad_s.dot(&y_s);

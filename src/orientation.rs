@@ -96,7 +96,9 @@ impl SensorOrientation {
 
     /// Current gyro-bias estimate, rad/s, sensor frame.
     pub fn bias_rad_s(&self) -> Vector3<f64> {
-        let (b, _) = self.vqf.bias_estimate();
+        // The state holds the same clipped estimate `bias_estimate` returns, without its
+        // uncertainty computation (this is called for every sample).
+        let b = self.vqf.state().bias;
         Vector3::new(b[0], b[1], b[2])
     }
 
