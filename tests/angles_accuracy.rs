@@ -129,45 +129,6 @@ fn randomized_cases_meet_rmse() {
     }
 }
 
-#[test]
-#[ignore]
-fn debug_case() {
-    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let (scn, opts) = match std::env::var("PRESET") {
-        Ok(p) => (
-            sim::preset(&p).unwrap(),
-            SimOptions::new(
-                std::env::var("RATE")
-                    .map(|r| r.parse().unwrap())
-                    .unwrap_or(100.0),
-                Variant::Realistic,
-                seed,
-            ),
-        ),
-        Err(_) => random_case(seed),
-    };
-    let out = sim::simulate(&scn, &opts);
-    let truth: HashMap<i64, &sim::TruthRow> = out
-        .truth
-        .iter()
-        .map(|r| ((r.t_s * opts.rate_hz).round() as i64, r))
-        .collect();
-    let mut last = -10.0;
-    replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |a| {
-        let gt = truth[&((a.t_s * opts.rate_hz).round() as i64)];
-        if a.t_s - last >= 2.0 {
-            last = a.t_s;
-            eprintln!(
-                "{:6.1} knee {:7.2} gt {:7.2} sag {:7.2} | raise {:7.2} gt {:7.2} | hip {:?} gt {:7.2}",
-                a.t_s, a.knee_flexion_deg.unwrap(), gt.knee_flexion_deg, a.knee_sagittal_deg.unwrap(),
-                a.leg_raise_deg.unwrap(), gt.leg_raise_deg, a.hip_flexion_deg.map(|h| (h * 100.0).round() / 100.0), gt.hip_flexion_deg
-            );
-        }
-    })
-    .unwrap();
-    eprintln!("{:?}", scn.mounting_deg);
-}
-
 /// Gyro-derived angular rates agree with the derivative of the true angles (S7: 70° in 0.6 s,
 /// peak about 219 °/s; knee cycles in S3).
 #[test]
