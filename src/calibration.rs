@@ -204,12 +204,11 @@ pub struct Calibrator {
     functional_w: TimeWindow,
     pelvis_w: Option<TimeWindow>,
     orient: [SensorOrientation; 3],
-    statics: [Vec<WinSample>; 3],
-    /// Every sample from the start of the standing window to the end of the last window.
+    /// Every sample from the start of the first window to the end of the last, per sensor, in
+    /// time order; each window is a slice of it ([`window`](Self::window)).
     all: [Vec<WinSample>; 3],
-    knee_win: [Vec<WinSample>; 3],
-    pelvis_win: [Vec<WinSample>; 3],
     seen: [bool; 3],
+    start_s: f64,
     end_s: f64,
 }
 
@@ -231,22 +230,26 @@ impl Calibrator {
             .calibration_functional
             .ok_or(CalibrationError::MissingWindow("calibration.functional"))?;
         let pelvis_w = header.pelvis_calibration_functional;
-        let end_s = [Some(static_w), Some(functional_w), pelvis_w]
+        let windows = [Some(static_w), Some(functional_w), pelvis_w];
+        let end_s = windows
             .iter()
             .flatten()
             .map(|w| w.end_s)
             .fold(0.0, f64::max);
+        let start_s = windows
+            .iter()
+            .flatten()
+            .map(|w| w.start_s)
+            .fold(f64::INFINITY, f64::min);
         let p = OrientationParams::default();
         Ok(Calibrator {
             static_w,
             functional_w,
             pelvis_w,
             orient: std::array::from_fn(|i| SensorOrientation::new(rates_hz[i], &p)),
-            statics: Default::default(),
             all: Default::default(),
-            knee_win: Default::default(),
-            pelvis_win: Default::default(),
             seen: [false; 3],
+            start_s,
             end_s,
         })
     }
@@ -267,18 +270,17 @@ impl Calibrator {
             acc: s.acc_m_s2,
             q,
         };
-        if self.static_w.contains(s.t_s) {
-            self.statics[i].push(w);
-        }
-        if s.t_s >= self.static_w.start_s && s.t_s <= self.end_s {
+        if s.t_s >= self.start_s && s.t_s <= self.end_s {
             self.all[i].push(w);
         }
-        if self.functional_w.contains(s.t_s) && s.role != SensorRole::Pelvis {
-            self.knee_win[i].push(w);
-        }
-        if self.pelvis_w.is_some_and(|pw| pw.contains(s.t_s)) {
-            self.pelvis_win[i].push(w);
-        }
+    }
+
+    /// The buffered samples of sensor `i` inside window `w` (inclusive).
+    fn window(&self, i: usize, w: TimeWindow) -> &[WinSample] {
+        let v = &self.all[i];
+        let lo = v.partition_point(|s| s.t_s < w.start_s);
+        let hi = v.partition_point(|s| s.t_s <= w.end_s);
+        &v[lo..hi.max(lo)]
     }
 
     /// Computes the profile from everything fed so far.
@@ -291,7 +293,8 @@ impl Calibrator {
             if !self.seen[i] {
                 continue;
             }
-            let run: Vec<&WinSample> = self.statics[i]
+            let run: Vec<&WinSample> = self
+                .window(i, self.static_w)
                 .iter()
                 .filter(|w| w.t_s >= t0 && w.t_s < t1)
                 .collect();
@@ -320,7 +323,10 @@ impl Calibrator {
             }
         }
         let (th, sh) = (SensorRole::Thigh.index(), SensorRole::Shank.index());
-        let (tw, sw) = (&self.knee_win[th], &self.knee_win[sh]);
+        let (tw, sw) = (
+            self.window(th, self.functional_w),
+            self.window(sh, self.functional_w),
+        );
         let needed = (self.functional_w.duration_s() * 10.0).max(50.0) as usize;
         for (role, v) in [(SensorRole::Thigh, tw), (SensorRole::Shank, sw)] {
             if v.len() < needed {
@@ -452,7 +458,8 @@ impl Calibrator {
                     if !self.seen[role.index()] {
                         continue;
                     }
-                    let blk: Vec<&WinSample> = self.statics[role.index()]
+                    let blk: Vec<&WinSample> = self
+                        .window(role.index(), w)
                         .iter()
                         .filter(|s| s.t_s >= lo && s.t_s < hi)
                         .collect();
@@ -488,11 +495,11 @@ impl Calibrator {
         let len_s = best.1 as f64 * STILL_BLOCK_S;
         if len_s < MIN_STILL_S {
             let (role, gyro_dev_deg_s, acc_g) = worst.unwrap_or((SensorRole::Thigh, 0.0, 0.0));
-            if self.statics.iter().all(|v| v.is_empty()) || acc_g == 0.0 {
+            if (0..3).all(|i| self.window(i, w).is_empty()) || acc_g == 0.0 {
                 return Err(CalibrationError::TooFewSamples {
                     role,
                     window: "calibration.static",
-                    count: self.statics[role.index()].len(),
+                    count: self.window(role.index(), w).len(),
                     needed: (MIN_STILL_S * 20.0) as usize,
                 });
             }
@@ -515,11 +522,11 @@ impl Calibrator {
         thigh_cal: &SegmentCalibration,
     ) -> Result<Option<SegmentCalibration>, CalibrationError> {
         let (pi, ti) = (SensorRole::Pelvis.index(), SensorRole::Thigh.index());
-        let pw = &self.pelvis_win[pi];
-        if self.pelvis_w.is_none() {
+        let Some(pelvis_w) = self.pelvis_w else {
             // A worn but uncalibrated pelvis sensor is ignored: hip flexion is then unavailable.
             return Ok(None);
-        }
+        };
+        let pw = self.window(pi, pelvis_w);
         if pw.len() < 50 {
             return Err(CalibrationError::TooFewSamples {
                 role: SensorRole::Pelvis,
@@ -540,7 +547,7 @@ impl Calibrator {
             )));
         }
         let mut cal = SegmentCalibration::new(long[pi], axis, bias[pi]);
-        let pairs = pair_windows(&self.pelvis_win[ti], pw);
+        let pairs = pair_windows(self.window(ti, pelvis_w), pw);
         // Hip flexion = −(rotation from pelvis to thigh about +y); hinging forward must be positive.
         let mean_hip: f64 = pairs
             .iter()
