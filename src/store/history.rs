@@ -110,20 +110,20 @@ pub fn baseline(history: &[SessionPoint], now_days: f64, cfg: &HistoryConfig) ->
         .filter(|p| p.t_days < now_days && now_days - p.t_days <= cfg.history_days)
         .collect();
     recent.sort_by(|a, b| a.t_days.total_cmp(&b.t_days));
-    let take = recent.len().min(cfg.history_sessions);
-    let values: Vec<f64> = recent[recent.len() - take..]
-        .iter()
-        .map(|p| p.value_deg)
-        .collect();
-    let b_deg = median(&values)?;
+    let values: Vec<f64> = recent.iter().map(|p| p.value_deg).collect();
+    // The median-of-last-N rule and its Δ are the form stage's own (D3), fed with the stored
+    // sessions this store selects (same side and stretch, inside the look-back window).
+    let rule = crate::form::config::Excessive {
+        delta_deg: cfg.er_delta_deg,
+        delta_provisional_deg: cfg.er_delta_provisional_deg,
+        history_sessions: cfg.history_sessions as u32,
+        ..Default::default()
+    };
+    let b = crate::form::Baseline::from_history(&values, &rule)?;
     Some(Baseline {
-        b_deg,
-        delta_deg: if values.len() >= 3 {
-            cfg.er_delta_deg
-        } else {
-            cfg.er_delta_provisional_deg
-        },
-        sessions: values.len(),
+        b_deg: b.value_deg,
+        delta_deg: b.delta_deg,
+        sessions: values.len().min(cfg.history_sessions),
     })
 }
 
