@@ -566,6 +566,7 @@ struct ReplaySink {
     out: std::io::BufWriter<std::io::StdoutLock<'static>>,
     json: bool,
     quiet: bool,
+    timeline_started: bool,
     io_err: Option<std::io::Error>,
     summary_event: Option<Event>,
 }
@@ -586,6 +587,13 @@ impl ReplaySink {
             writeln!(self.out, "{text}")
         } else {
             match wording::describe(e) {
+                // The heading waits for the first line, so a recording that fails to parse
+                // leaves nothing on stdout.
+                Some(line) if !self.timeline_started => {
+                    self.timeline_started = true;
+                    writeln!(self.out, "timeline (recording time)")
+                        .and_then(|_| writeln!(self.out, "{:>9.2} s  {line}", e.t_s()))
+                }
                 Some(line) => writeln!(self.out, "{:>9.2} s  {line}", e.t_s()),
                 None => Ok(()),
             }
@@ -673,12 +681,10 @@ fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> {
         out: std::io::BufWriter::new(std::io::stdout().lock()),
         json: args.json,
         quiet,
+        timeline_started: false,
         io_err: None,
         summary_event: None,
     };
-    if !args.json && !quiet {
-        writeln!(sink.out, "timeline (recording time)")?;
-    }
     let (summary, stored) = match &args.save {
         Some(to) => {
             let (s, stored) = review::replay_and_store(to, file, &opts, &mut sink)?;
