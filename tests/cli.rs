@@ -133,6 +133,10 @@ fn malformed_input_is_one_line_error_with_status_2() {
         e.contains("bad.csv:40") && e.contains("ax_m_s2") && e.contains("'abc'"),
         "{e}"
     );
+    assert!(
+        o.stdout.is_empty(),
+        "nothing on stdout when the input fails"
+    );
 
     // --skip-bad-rows goes on and reports the count.
     let o = run(bin().arg("replay").arg(&path).arg("--skip-bad-rows"));
