@@ -194,6 +194,11 @@ impl Kinematics {
         }
     }
 
+    /// Changes the stretch type (the pelvic-tilt reference posture).
+    pub fn set_stretch(&mut self, stretch: StretchType) {
+        self.stretch = stretch;
+    }
+
     /// Computes the angles of one frame; `dt_s` is the time since the previous frame.
     pub fn update(&mut self, inp: &SegmentInputs, dt_s: f64) -> AnglesDeg {
         let r_t = inp.thigh.to_rotation_matrix().into_inner() * self.thigh_from_seg;

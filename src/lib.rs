@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod session;
 pub mod sim;
 pub mod source;
 pub mod store;

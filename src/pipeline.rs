@@ -152,6 +152,13 @@ impl Pipeline {
         }
     }
 
+    /// Changes the stretch type (a session's next block): it decides the hip-angle proxy and the
+    /// pelvic-tilt reference, neither of which keeps state.
+    pub fn set_stretch(&mut self, stretch: StretchType) {
+        self.stretch = stretch;
+        self.kin.set_stretch(stretch);
+    }
+
     /// Output frame rate, Hz.
     pub fn rate_hz(&self) -> f64 {
         self.rate_hz

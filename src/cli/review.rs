@@ -1,16 +1,14 @@
 //! The store-facing commands: `import`, `replay --save`, `sessions`, `export` and `plot`.
 
-use super::{InputError, PlotCommand, SessionsCommand, input_err};
+use super::{InputError, PlotCommand, SessionsCommand};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
-use stretchwatch::model::{JointAngles, SensorRole, Side, StretchType};
-use stretchwatch::record::{ImuCsvReader, RecordingHeader};
-use stretchwatch::replay::{ReplayOptions, ReplaySummary, replay_file};
+use stretchwatch::model::{Side, StretchType};
+use stretchwatch::record::RecordingHeader;
 use stretchwatch::report::{self, ReportError, export, plots};
 use stretchwatch::store::{
-    self, SensorInfo, SessionFilter, SessionMeta, SessionRow, Store, StoreError,
-    history::FlagStatus,
+    self, SessionFilter, SessionMeta, SessionRow, Store, StoreError, history::FlagStatus,
 };
 
 /// Where and when `replay --save` stores a session.
@@ -87,58 +85,63 @@ fn session_start(file: &Path, header: &RecordingHeader, started: Option<&str>) -
         .map_or(0.0, |d| d.as_secs_f64()))
 }
 
-/// Receives every frame of a replay and hands back the DESIGN 3.3 event objects it produced,
-/// so they are stored as they come.
-pub trait FrameSink {
-    /// One output frame; push any events it caused onto `events`.
-    fn frame(&mut self, a: &JointAngles, events: &mut Vec<serde_json::Value>);
-    /// End of the recording: the last events (block end, summary).
-    fn finish(&mut self, events: &mut Vec<serde_json::Value>);
-}
-
-/// The D3 baseline from stored sessions of the recording's side and stretch, when a database was
-/// named (`--db`, `STRETCHWATCH_DB`) or the default one already exists; never creates one.
-pub fn stored_baseline(
+/// The excessive-range baselines from stored sessions of each side and stretch, when a database
+/// was named (`--db`, `STRETCHWATCH_DB`) or the default one already exists; never creates one.
+/// A recording without a side gets none (its blocks cannot be matched to a history).
+pub fn stored_baselines(
     db: Option<PathBuf>,
     header: &RecordingHeader,
     file: &Path,
-) -> Result<Option<stretchwatch::store::history::Baseline>> {
+    out: &mut stretchwatch::session::Baselines,
+) -> Result<()> {
     let path = match db {
         Some(p) => p,
         None => match store::default_path() {
             Ok(p) if p.exists() => p,
-            _ => return Ok(None),
+            _ => return Ok(()),
         },
     };
-    let Some(side) = header.side else {
-        return Ok(None);
-    };
+    if header.side.is_none() {
+        return Ok(());
+    }
     let started = session_start(file, header, None)?;
     let store = Store::open(&path)?;
-    Ok(store.baseline(side, header.stretch.unwrap_or_default(), started)?)
+    for side in [Side::Left, Side::Right] {
+        for stretch in [
+            StretchType::Supine,
+            StretchType::Seated,
+            StretchType::Standing,
+        ] {
+            let b = store.baseline(side, stretch, started)?;
+            out.set_stored(
+                side,
+                stretch,
+                b.map(|b| stretchwatch::form::Baseline {
+                    value_deg: b.b_deg,
+                    delta_deg: b.delta_deg,
+                }),
+            );
+        }
+    }
+    Ok(())
 }
 
-/// Replays `file` once through `sink`, storing samples, angles and the sink's events (with their
-/// reps and summary) as a new session. Returns the replay summary and a one-line description of
-/// what was stored.
-pub fn replay_and_store(
+/// Opens the store for `replay --save` / `import` and describes the new session (the
+/// recording's side is required: the history is kept per side).
+pub fn open_for_save(
     to: &SaveTo,
-    file: &Path,
-    opts: &ReplayOptions,
-    sink: &mut dyn FrameSink,
-) -> Result<(ReplaySummary, String)> {
-    let header = ImuCsvReader::open(file, opts.skip_bad_rows)
-        .map_err(|e| input_err(e.into()))?
-        .header()
-        .clone();
+    rec: &stretchwatch::session::source::RecordingFile,
+) -> Result<(Store, SessionMeta)> {
+    let header = &rec.header;
+    let file = rec.path.as_path();
     let side = header.side.ok_or_else(|| {
         InputError(format!(
             "{}: the header has no 'side'; a stored session needs one (add a '# side: left' or '# side: right' line)",
             file.display()
         ))
     })?;
-    let started_unix_s = session_start(file, &header, to.started.as_deref())?;
-    let mut store = open_store(to.db.clone())?;
+    let started_unix_s = session_start(file, header, to.started.as_deref())?;
+    let store = open_store(to.db.clone())?;
     let meta = SessionMeta {
         started_unix_s,
         side,
@@ -148,83 +151,7 @@ pub fn replay_and_store(
         sensors: Vec::new(),
         calibration: None,
     };
-    let mut writer = store.begin_session(&meta)?;
-    let id = writer.id();
-    let result = (|| -> Result<(ReplaySummary, u64)> {
-        let mut store_err = None;
-        let mut events = Vec::new();
-        let summary = replay_file(file, opts, |a| {
-            sink.frame(a, &mut events);
-            if store_err.is_none() {
-                store_err = writer.push_angles(a).err();
-            }
-            for e in events.drain(..) {
-                if store_err.is_none() {
-                    store_err = writer.add_event(&e).err();
-                }
-            }
-        })
-        .map_err(input_err)?;
-        if let Some(e) = store_err {
-            return Err(e.into());
-        }
-        sink.finish(&mut events);
-        for e in &events {
-            writer.add_event(e)?;
-        }
-        if let Some(p) = &summary.profile {
-            writer.set_calibration(p)?;
-        }
-        writer.set_rate_hz(summary.rate_hz)?;
-        for role in SensorRole::ALL {
-            if summary.samples[role.index()] > 0 {
-                let model = header
-                    .sensor_models
-                    .iter()
-                    .find(|(r, _)| *r == role)
-                    .map(|(_, m)| m.clone())
-                    .unwrap_or_default();
-                let family_key = format!("sensor.{role}.family");
-                let family = header
-                    .extra
-                    .iter()
-                    .find(|(k, _)| *k == family_key)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                writer.add_sensor(&SensorInfo {
-                    role,
-                    family,
-                    model,
-                })?;
-            }
-        }
-        let mut n = 0u64;
-        for s in ImuCsvReader::open(file, opts.skip_bad_rows).map_err(|e| input_err(e.into()))? {
-            writer.push_sample(&s.map_err(|e| input_err(e.into()))?)?;
-            n += 1;
-        }
-        Ok((summary, n))
-    })();
-    match result {
-        Ok((summary, n)) => {
-            writer.finish()?;
-            let msg = format!(
-                "stored session {id} ({} {}, {}, {} frames, {n} samples) in {}",
-                side.as_str(),
-                meta.stretch.as_str(),
-                store::format_utc(started_unix_s),
-                summary.frames,
-                store.path().display()
-            );
-            Ok((summary, msg))
-        }
-        Err(e) => {
-            drop(writer);
-            // Best effort: do not leave half a session behind.
-            let _ = store.delete_session(id);
-            Err(e)
-        }
-    }
+    Ok((store, meta))
 }
 
 fn opt(v: Option<f64>, prec: usize, unit: &str) -> String {

@@ -1,5 +1,8 @@
 //! [`FormEngine`]: composes filters, the phase machine, the hold tracker, every detector and cue
-//! arbitration for one recording (one exercise block).
+//! arbitration for one exercise block. A session of several blocks runs one engine per block
+//! ([`crate::session`]); an engine can be told its block when it becomes known
+//! ([`FormEngine::begin_block`], [`FormEngine::end_block_at`]), so live sessions that decide
+//! blocks as they go and replays that read them from the file run the same frames the same way.
 
 use super::bouncing::{BounceDetector, BounceEdge};
 use super::config::{FormConfig, WarmupStatus};
@@ -106,8 +109,28 @@ struct RepState {
     theta_ref_deg: f64,
     tilt_rest_deg: f64,
     bounce_episodes: u32,
+    warning_episodes: u32,
     data_gap: bool,
     degraded: bool,
+}
+
+/// Unrounded totals of a block so far ([`FormEngine::totals`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Totals<'a> {
+    /// Counted reps.
+    pub reps: u32,
+    /// Aborted reps.
+    pub aborted_reps: u32,
+    /// Static hold summed over the counted reps, s.
+    pub total_static_hold_s: f64,
+    /// Advisory and warning episodes.
+    pub warning_episodes: u32,
+    /// Time moving in and holding, s.
+    pub active_s: f64,
+    /// Hold angle of each counted rep, degrees.
+    pub hold_angles_deg: &'a [f64],
+    /// The dose target in force, s.
+    pub dose_target_s: f64,
 }
 
 /// Synchronous form stage: frames in, events out.
@@ -189,6 +212,55 @@ impl FormEngine {
     /// Counted reps so far.
     pub fn reps(&self) -> u32 {
         self.reps
+    }
+
+    /// Whether the block has started (frames at or after its start arrived) and not ended.
+    pub fn in_block(&self) -> bool {
+        matches!(self.block, Block::Auto | Block::Manual)
+    }
+
+    /// Whether the block has ended (its end passed); [`finish`](Self::finish) then gives the summary.
+    pub fn block_ended(&self) -> bool {
+        self.block == Block::Ended
+    }
+
+    /// Start of the block, s (infinite while not yet known).
+    pub fn block_start_s(&self) -> f64 {
+        self.ctx.block.start_s
+    }
+
+    /// The block's context (side, stretch, window, baseline).
+    pub fn context(&self) -> &FormContext {
+        &self.ctx
+    }
+
+    /// Sets the block once it is known: side, stretch and baseline for it, starting at `start_s`.
+    /// Frames before the start only feed the warm-up look-back, so the detectors start fresh at
+    /// the block whenever this is called before the first frame of the block.
+    pub fn begin_block(&mut self, ctx: FormContext) {
+        self.ctx = ctx;
+        if let Some(dt) = self.core.as_ref().map(|c| c.dt_s) {
+            self.init_core(dt);
+        }
+    }
+
+    /// Ends the block at `end_s` (the first frame after it closes the block).
+    pub fn end_block_at(&mut self, end_s: f64) {
+        self.ctx.block.end_s = end_s;
+    }
+
+    /// Running totals of the block, unrounded (a session adds them up over blocks and sides).
+    pub fn totals(&self) -> Totals<'_> {
+        let n = (self.reps as usize).min(self.hold_angles.len());
+        Totals {
+            reps: self.reps,
+            aborted_reps: self.aborted,
+            total_static_hold_s: self.total_static_s,
+            warning_episodes: self.episodes,
+            active_s: self.active_s,
+            hold_angles_deg: &self.hold_angles[..n],
+            dose_target_s: self.cfg.hold.dose_target_s,
+        }
     }
 
     fn out(&mut self, e: Event) {
@@ -575,6 +647,9 @@ impl FormEngine {
             None
         };
         self.episodes += new_episodes;
+        if self.rep.in_rep {
+            self.rep.warning_episodes += new_episodes;
+        }
         for e in evs.into_iter().flatten() {
             self.out(e);
         }
@@ -656,6 +731,7 @@ impl FormEngine {
                 leg_raise_hold_deg: s.leg_raise_hold_deg.map(r4),
                 pelvic_tilt_change_deg: s.tilt_change_deg.map(r4),
                 bounce_episodes: rep.bounce_episodes,
+                warning_episodes: rep.warning_episodes,
                 target_met: s.static_hold_s >= h.effective_target_s() - h.tolerance_s,
                 data_quality: if rep.data_gap {
                     "data_gap"

@@ -115,6 +115,9 @@ pub enum Event {
         pelvic_tilt_change_deg: Option<f64>,
         /// Bouncing episodes in the rep.
         bounce_episodes: u32,
+        /// Advisory and warning episodes in the rep (bouncing, locked knee, range, jerky entry,
+        /// pelvic compensation): praise is given only to a rep without any.
+        warning_episodes: u32,
         /// Static hold ≥ target − tolerance.
         target_met: bool,
         /// `ok`, `degraded` (D11 active) or `data_gap` (gap > freeze limit).

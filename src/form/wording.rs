@@ -33,10 +33,16 @@ pub fn describe(e: &Event) -> Option<String> {
             peak_angle_deg,
             knee_mean_deg,
             target_met,
+            warning_episodes,
             ..
         } => format!(
             "rep {rep}: static hold {static_hold_s:.1} s (in position {positional_hold_s:.1} s), hold angle {hold_angle_deg:.1}°, peak {peak_angle_deg:.1}°, knee {knee_mean_deg:.1}°{}",
-            if target_met { " — Nice, 30 seconds" } else { "" }
+            // Praise never contradicts a warning given in the same rep.
+            match (target_met, warning_episodes) {
+                (true, 0) => " — Nice, 30 seconds",
+                (true, _) => " — 30 seconds reached; mind the warnings above next time",
+                _ => "",
+            }
         ),
         Event::AbortedRep { static_hold_s, .. } => {
             format!("adjustment (held {static_hold_s:.1} s, not counted as a rep)")

@@ -32,12 +32,22 @@ pub struct RecordingHeader {
     pub sensor_models: Vec<(SensorRole, String)>,
     /// Unknown keys, kept verbatim.
     pub extra: Vec<(String, String)>,
+    /// The calibration-window and `marker` entries in the order they were applied (the header's
+    /// own fields keep only the last calibration pair; a session of several blocks needs them all).
+    pub plan_entries: Vec<(String, String)>,
 }
 
 impl RecordingHeader {
     /// Applies one `key: value` pair; returns a message describing what was expected on failure.
     pub fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
         let value = value.trim();
+        let plan = matches!(
+            key,
+            "calibration.static"
+                | "calibration.functional"
+                | "pelvis_calibration.functional"
+                | "marker"
+        );
         match key {
             "side" => self.side = Some(value.parse()?),
             "stretch" => self.stretch = Some(value.parse()?),
@@ -70,6 +80,9 @@ impl RecordingHeader {
             }
             _ => self.extra.push((key.to_string(), value.to_string())),
         }
+        if plan {
+            self.plan_entries.push((key.to_string(), value.to_string()));
+        }
         Ok(())
     }
 
@@ -84,6 +97,17 @@ impl RecordingHeader {
         }
         if let Some(r) = self.rate_hz {
             out.push(format!("rate_hz: {r}"));
+        }
+        if !self.plan_entries.is_empty() {
+            // Repeated calibration pairs and block markers, in their order.
+            for (role, model) in &self.sensor_models {
+                out.push(format!("sensor.{role}.model: {model}"));
+            }
+            out.extend(self.plan_entries.iter().map(|(k, v)| format!("{k}: {v}")));
+            for (k, v) in &self.extra {
+                out.push(format!("{k}: {v}"));
+            }
+            return out;
         }
         let windows = [
             ("calibration.static", self.calibration_static),

@@ -461,6 +461,29 @@ impl<W: Write> ImuCsvWriter<W> {
         )
     }
 
+    /// Writes one sample row with every value in its shortest exact form, so reading the row
+    /// back gives the same numbers bit for bit (what a live recording needs to replay exactly).
+    pub fn write_exact(&mut self, s: &ImuSample) -> std::io::Result<()> {
+        writeln!(
+            self.out,
+            "{},{},{},{},{},{},{},{}",
+            s.t_s,
+            s.role,
+            s.acc_m_s2.x,
+            s.acc_m_s2.y,
+            s.acc_m_s2.z,
+            s.gyr_rad_s.x,
+            s.gyr_rad_s.y,
+            s.gyr_rad_s.z
+        )
+    }
+
+    /// Writes one `# key: value` line at the current position (a plan entry decided while
+    /// recording; the reader applies it before the rows after it).
+    pub fn write_entry(&mut self, key: &str, value: &str) -> std::io::Result<()> {
+        writeln!(self.out, "# {key}: {value}")
+    }
+
     /// Writes a marker line at the current position.
     pub fn write_marker(&mut self, t_s: f64, label: &str) -> std::io::Result<()> {
         writeln!(self.out, "# marker: {t_s} {label}")

@@ -250,6 +250,7 @@ fn header(scn: &Scenario, layout: &Layout, opts: &SimOptions, rate_hz: f64) -> R
         rate_hz: Some(rate_hz),
         sensor_models: Vec::new(),
         extra,
+        plan_entries: Vec::new(),
     }
 }
 

@@ -17,8 +17,10 @@
 pub mod codec;
 pub mod history;
 pub mod schema;
+mod sink;
 mod writer;
 
+pub use sink::StoreSink;
 pub use writer::{CommitMark, SessionWriter, WriterConfig};
 
 use crate::calibration::CalibrationProfile;

@@ -15,7 +15,9 @@ use super::{
     StoreResult,
 };
 use crate::calibration::CalibrationProfile;
+use crate::form::Event;
 use crate::model::{ImuSample, JointAngles, SensorRole};
+use crate::session::SessionEvent;
 use rusqlite::params;
 use std::time::{Duration, Instant};
 
@@ -343,6 +345,51 @@ impl<'a> SessionWriter<'a> {
             t_s,
             event: event.to_string(),
             json: json.to_string(),
+        });
+        self.pushed.events += 1;
+        self.maybe_flush()
+    }
+
+    /// Adds one session event. Its DESIGN 3.3 object is stored as the event row; a `rep` also
+    /// becomes a row of the reps table and the `summary` the session's summary columns, taken
+    /// from the typed fields (nothing is parsed back).
+    pub fn add_session_event(&mut self, e: &SessionEvent) -> StoreResult<()> {
+        match e {
+            SessionEvent::Form {
+                event:
+                    Event::Rep {
+                        t_s,
+                        rep,
+                        static_hold_s,
+                        positional_hold_s,
+                        hold_angle_deg,
+                        peak_angle_deg,
+                        knee_mean_deg,
+                        ..
+                    },
+                ..
+            } => self.add_rep(&RepRecord {
+                rep: *rep,
+                t_s: *t_s,
+                static_hold_s: Some(*static_hold_s),
+                positional_hold_s: Some(*positional_hold_s),
+                hold_angle_deg: Some(*hold_angle_deg),
+                peak_angle_deg: Some(*peak_angle_deg),
+                knee_mean_deg: Some(*knee_mean_deg),
+            }),
+            SessionEvent::Summary(sum) => self.set_summary(&SessionSummary {
+                reps: sum.overall.reps,
+                total_static_hold_s: sum.overall.total_static_hold_s,
+                warnings_per_min: Some(sum.overall.warnings_per_min),
+                session_value_deg: sum.overall.session_value_deg,
+                active_s: Some(sum.overall.active_s),
+            }),
+            _ => {}
+        }
+        self.events.push(EventRecord {
+            t_s: e.t_s(),
+            event: e.name().to_string(),
+            json: e.to_json(),
         });
         self.pushed.events += 1;
         self.maybe_flush()
