@@ -401,8 +401,8 @@ fn run(cli: Cli) -> Result<()> {
             let session_db = if no_store {
                 None
             } else {
-                Some(match db {
-                    Some(p) => p,
+                Some(match &db {
+                    Some(p) => p.clone(),
                     None => stretchwatch::store::default_path()?,
                 })
             };
@@ -441,30 +441,48 @@ fn run(cli: Cli) -> Result<()> {
                 bell: !no_bell,
                 ..Default::default()
             };
-            // D3 baseline: --baseline-deg, else this side's and stretch's stored history.
-            let stored_baseline = match (&outputs.session_db, baseline_deg) {
-                (Some(db), None) if db.exists() => {
+            // The range baseline: --baseline-deg, else each side's and stretch's stored history,
+            // read whether or not this session is stored (never creating a database).
+            let form = FormConfig::default();
+            let mut baselines = stretchwatch::session::Baselines::default();
+            if let Some(b) = baseline_deg {
+                baselines.explicit =
+                    Some(stretchwatch::form::Baseline::explicit(b, &form.excessive));
+            } else {
+                let history_db = match &db {
+                    Some(p) => Some(p.clone()),
+                    None => stretchwatch::store::default_path().ok(),
+                };
+                if let Some(p) = history_db.filter(|p| p.exists()) {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0.0, |d| d.as_secs_f64());
-                    stretchwatch::store::Store::open(db)?
-                        .baseline(side, stretch, now)?
-                        .map(|b| stretchwatch::form::Baseline {
-                            value_deg: b.b_deg,
-                            delta_deg: b.delta_deg,
-                        })
+                    let store = stretchwatch::store::Store::open(&p)?;
+                    for side in [Side::Left, Side::Right] {
+                        for st in [
+                            StretchType::Supine,
+                            StretchType::Seated,
+                            StretchType::Standing,
+                        ] {
+                            let b = store.baseline(side, st, now)?.map(|b| {
+                                stretchwatch::form::Baseline {
+                                    value_deg: b.b_deg,
+                                    delta_deg: b.delta_deg,
+                                }
+                            });
+                            baselines.set_stored(side, st, b);
+                        }
+                    }
                 }
-                _ => None,
-            };
+            }
             let cfg = LiveConfig {
                 devices: Vec::new(),
                 stretch,
                 side,
                 profile,
                 params: Default::default(),
-                form: FormConfig::default(),
-                baseline_deg,
-                stored_baseline,
+                form,
+                baselines,
             };
             let report = match simulate {
                 Some(name) => {
@@ -490,6 +508,20 @@ fn run(cli: Cli) -> Result<()> {
                     run_ble(cfg, &targets, rate, &outputs, &opts).map_err(live_err)?
                 }
             };
+            // The same ending as replay: the session summary and the safety text.
+            {
+                let mut o = std::io::stdout().lock();
+                if !report.view.summary.is_empty() {
+                    writeln!(o, "session")?;
+                    for line in &report.view.summary {
+                        writeln!(o, "  {line}")?;
+                    }
+                    writeln!(o)?;
+                }
+                for note in stretchwatch::form::wording::SAFETY_NOTES {
+                    writeln!(o, "{note}")?;
+                }
+            }
             print_live_report(&report, &outputs);
             if let Some(p) = summary_json {
                 std::fs::write(&p, report.to_json() + "\n")

@@ -395,6 +395,38 @@ impl Event {
         }
     }
 
+    /// Severity, for events that carry one.
+    pub fn severity(&self) -> Option<Severity> {
+        match *self {
+            Event::Bouncing { severity, .. }
+            | Event::KneeLocked { severity, .. }
+            | Event::ExcessiveRange { severity, .. }
+            | Event::UnusualRange { severity, .. }
+            | Event::JerkyEntry { severity, .. }
+            | Event::PelvicCompensation { severity, .. }
+            | Event::KneeBendExcess { severity, .. }
+            | Event::ShortHold { severity, .. }
+            | Event::DoseShort { severity, .. }
+            | Event::WarmupDetected { severity, .. }
+            | Event::NoWarmup { severity, .. }
+            | Event::HipUnavailable { severity, .. }
+            | Event::DataQuality { severity, .. } => Some(severity),
+            _ => None,
+        }
+    }
+
+    /// How an ON cue is delivered after arbitration.
+    pub fn cue(&self) -> Option<Cue> {
+        match *self {
+            Event::Bouncing { cue, .. }
+            | Event::KneeLocked { cue, .. }
+            | Event::ExcessiveRange { cue, .. }
+            | Event::JerkyEntry { cue, .. }
+            | Event::PelvicCompensation { cue, .. } => cue,
+            _ => None,
+        }
+    }
+
     /// The event as one line of JSON (DESIGN 3.3).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("events always serialise")

@@ -3,28 +3,35 @@
 //! [`LiveSession`] is the synchronous heart of `stretchwatch live`. It takes [`RawRecord`]s in
 //! arrival order (from the BLE edge or the real-time simulator, [`run`]), writes them to the raw
 //! notification log, decodes and merges them with the same [`Assembler`] a raw-log replay uses,
-//! writes IMU CSV v1 as it goes, calibrates (guided windows, or a saved profile), runs the core
-//! [`Pipeline`] and keeps the [`LiveView`] state that [`view`] draws. Files are flushed every
-//! [`FLUSH_EVERY_S`] of host time and on every connection event, so a crash leaves readable files
-//! (the raw-log reader ignores a torn last line).
+//! and hands the samples to the one [`Session`] every command uses, with these sinks: the IMU CSV
+//! recorder, the angles CSV, the events file, the session database and the [`LiveView`] that
+//! [`view`] draws. Files are flushed every [`FLUSH_EVERY_S`] of host time and on every connection
+//! event, so a crash leaves readable files (the raw-log reader ignores a torn last line).
 //!
-//! Live mode and `replay` of its raw log agree exactly: the session feeds the pipeline every
-//! sample from the first one, and calibrates on exactly the samples replay's first pass uses.
+//! What live decides (calibration windows when every sensor streams, blocks started by the rest
+//! posture and ended by standing up or a long rest, keys for start/stop, side, stretch and
+//! recalibration; [`guide`]) becomes a plan item, written to both recordings where it stands, so
+//! replay of either file gives the frames and events the person saw, bit for bit.
 
+pub mod guide;
 pub mod run;
 pub mod view;
 
-use crate::calibration::{CalibrationProfile, Calibrator};
-use crate::form::{Event, FormConfig, FormContext, FormEngine, Phase, State, wording};
+use crate::calibration::CalibrationProfile;
+use crate::form::{FormConfig, Phase, State};
 use crate::model::{ImuSample, JointAngles, SensorRole, Side, StretchType};
-use crate::pipeline::{Pipeline, PipelineParams};
+use crate::pipeline::PipelineParams;
 use crate::protocol::Family;
 use crate::record::raw_log::{ConnEvent, RawDevice, RawEntry, RawLogWriter, RawRecord};
-use crate::record::{AnglesCsvWriter, ImuCsvWriter, RecordError, RecordingHeader};
-use crate::sim::scenario::{
-    HINGE_END_S, HINGE_START_S, SETTLE_S, STATIC_END_S, SWING_END_S, SWING_START_S, TRANSITION_S,
+use crate::record::{RecordError, RecordingHeader};
+use crate::session::sinks::{AnglesCsvSink, ImuCsvRecorder, JsonEventsSink};
+use crate::session::{
+    Baselines, Output, PlanItem, Session, SessionConfig, SessionError, SessionEvent, SessionSink,
+    SinkError, Summary,
 };
 use crate::source::{Assembled, Assembler, StreamStats};
+use crate::store::StoreSink;
+use guide::{BlockDetector, Posture};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
@@ -58,6 +65,9 @@ pub enum LiveError {
     /// The session database failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A recording sink could not write.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
 }
 
 /// How a live session runs.
@@ -75,10 +85,9 @@ pub struct LiveConfig {
     pub params: PipelineParams,
     /// Form detector settings.
     pub form: FormConfig,
-    /// Excessive-range baseline (D3), degrees; without it only the population guardrail runs.
-    pub baseline_deg: Option<f64>,
-    /// Baseline from stored history (B with its Δ), used when `baseline_deg` is not given.
-    pub stored_baseline: Option<crate::form::Baseline>,
+    /// Excessive-range baselines (given, or from stored history per side and stretch); without
+    /// one the range check is off and the view says so.
+    pub baselines: Baselines,
 }
 
 /// Where a live session writes.
@@ -200,6 +209,14 @@ pub struct LiveView {
     pub messages: VecDeque<String>,
     /// Rings the terminal bell at the next draw.
     pub bell: bool,
+    /// The open block (`block 2: right side, seated`), or what starts one.
+    pub block: Option<String>,
+    /// Checks that are off, and why.
+    pub notes: Vec<String>,
+    /// Timeline lines not yet printed (plain-text mode prints and clears them).
+    pub timeline: Vec<String>,
+    /// The session summary lines, once the session has ended.
+    pub summary: Vec<String>,
 }
 
 impl LiveView {
@@ -228,54 +245,233 @@ pub struct LiveFigures {
     pub stored_session_id: Option<i64>,
 }
 
-enum Stage {
-    Waiting,
-    Calibrating { end_s: f64 },
-    Running,
-    Failed,
+/// A request from the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Start a block now, or end the open one.
+    ToggleBlock,
+    /// The other leg for the next block.
+    SwitchSide,
+    /// The next stretch type for the next block.
+    SwitchStretch,
+    /// Calibrate again (sensors moved or slipped).
+    Recalibrate,
+}
+
+/// The sinks of a live session: recordings, events, database and the view.
+struct LiveSinks<'s> {
+    recorder: Option<ImuCsvRecorder>,
+    angles: Option<AnglesCsvSink<BufWriter<File>>>,
+    events: Option<JsonEventsSink<BufWriter<File>>>,
+    store: Option<StoreSink<'s>>,
+    view: LiveView,
+    baselines: Baselines,
+    detector: BlockDetector,
+    posture: Option<Posture>,
+    in_block: bool,
+    frames: u64,
+    summary: Option<Summary>,
+}
+
+impl LiveSinks<'_> {
+    fn on_event(&mut self, e: &SessionEvent) {
+        match e {
+            SessionEvent::Block(b) => {
+                self.detector.reset();
+                self.posture = None;
+                match &b.figures {
+                    None => {
+                        self.in_block = true;
+                        self.view.block = Some(format!(
+                            "block {}: {} side, {}",
+                            b.block,
+                            b.side.as_str(),
+                            b.stretch.as_str()
+                        ));
+                        self.view.notes.clear();
+                        if self.baselines.for_block(b.side, b.stretch).is_none() {
+                            self.note(format!(
+                                "Range check off: no baseline yet for the {} side, {} stretch (it starts after a few stored sessions; --baseline-deg sets one).",
+                                b.side.as_str(),
+                                b.stretch.as_str()
+                            ));
+                        }
+                    }
+                    Some(_) => {
+                        self.in_block = false;
+                        self.view.block = None;
+                        self.view.warnings.clear();
+                        self.view.phase = None;
+                    }
+                }
+                if let Some(line) = e.describe() {
+                    self.say(e.t_s(), line);
+                }
+            }
+            SessionEvent::Summary(s) => {
+                self.summary = Some(*s);
+                self.view.summary = crate::session::event::summary_lines(s);
+            }
+            SessionEvent::Form { event, .. } => {
+                if let crate::form::Event::Rep { static_hold_s, .. } = *event {
+                    // The timer ends on the rep's own figure.
+                    self.view.hold_s = Some(static_hold_s);
+                }
+                if let crate::form::Event::HipUnavailable { .. } = event {
+                    self.note(
+                        "Hip-angle checks off: seated and standing stretches need a pelvis sensor; knee checks run while the block is open.".into(),
+                    );
+                }
+                let Some(text) = e.describe() else {
+                    return;
+                };
+                if matches!(event, crate::form::Event::Phase { .. }) {
+                    self.view
+                        .timeline
+                        .push(format!("{:7.1} s  {text}", e.t_s()));
+                    return;
+                }
+                let severity = match event.severity() {
+                    Some(crate::form::Severity::Warning) => "WARNING",
+                    Some(crate::form::Severity::Advisory) => "ADVISORY",
+                    Some(crate::form::Severity::System) => "SYSTEM",
+                    _ => "INFO",
+                };
+                // The wording module prefixes warnings with their severity; the view shows it apart.
+                let shown = text
+                    .trim_start_matches("WARNING ")
+                    .trim_start_matches("ADVISORY ")
+                    .to_string();
+                match event.state() {
+                    Some(State::On) => {
+                        self.view.warnings.retain(|w| w.key != event.name());
+                        self.view.warnings.push(ActiveWarning {
+                            key: event.name(),
+                            text: shown,
+                            severity,
+                        });
+                        // Cue arbitration (form-spec section 3) picks which warning gets the
+                        // audio cue; the others are shown without the bell.
+                        if event.cue() == Some(crate::form::event::Cue::Audio) {
+                            self.view.bell = true;
+                        }
+                        self.view
+                            .timeline
+                            .push(format!("{:7.1} s  {text}", e.t_s()));
+                    }
+                    Some(State::Off) => {
+                        self.view.warnings.retain(|w| w.key != event.name());
+                        self.view
+                            .timeline
+                            .push(format!("{:7.1} s  {text}", e.t_s()));
+                    }
+                    None => self.say(e.t_s(), text),
+                }
+            }
+        }
+    }
+
+    /// A check that is off, and why: shown in the view and printed in plain-text mode.
+    fn note(&mut self, text: String) {
+        self.view.timeline.push(format!("          {text}"));
+        self.view.notes.push(text);
+    }
+
+    fn say(&mut self, t_s: f64, text: String) {
+        let line = format!("{t_s:7.1} s  {text}");
+        self.view.timeline.push(line.clone());
+        self.view.push_message(line);
+    }
+
+    fn on_frame(&mut self, f: &crate::session::Frame) {
+        self.frames += 1;
+        self.view.angles = Some(f.angles);
+        self.view.phase = f.phase.map(|p| p.as_str().to_string());
+        // The timer is the form engine's static hold (bouncing excluded) at every frame; it keeps
+        // the rep's figure after release until the next rep begins.
+        match (f.static_hold_s, f.phase) {
+            (Some(h), _) => self.view.hold_s = Some(h),
+            (None, Some(Phase::MovingIn)) => self.view.hold_s = None,
+            _ => {}
+        }
+        let stretch = self.view.stretch;
+        if let Some(p) = self.detector.push(&f.angles, stretch, self.in_block) {
+            self.posture = Some(p);
+        }
+    }
+}
+
+impl SessionSink for LiveSinks<'_> {
+    fn output(&mut self, out: &Output<'_>) -> Result<(), SinkError> {
+        self.recorder.output(out)?;
+        self.angles.output(out)?;
+        self.events.output(out)?;
+        if let Some(s) = self.store.as_mut()
+            && let Err(e) = s.output(out)
+        {
+            // A failing database is reported once; the recording files go on, so nothing
+            // already captured is lost.
+            self.view.push_message(format!(
+                "session database: {e}; storing stopped, the recording files go on"
+            ));
+            self.store = None;
+        }
+        match out {
+            Output::Frame(f) => self.on_frame(f),
+            Output::Event(e) => self.on_event(e),
+            Output::Calibrated { t_s, profile, .. } => {
+                self.view.stage = StageView::Running;
+                self.say(
+                    *t_s,
+                    format!(
+                        "calibration accepted — quality {:.2}. Now lie down (supine) or sit (seated) with the leg straight and rest: the block starts when you are still.",
+                        profile.quality.score
+                    ),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.recorder.finish()?;
+        self.angles.finish()?;
+        self.events.finish()
+    }
 }
 
 /// The live session (synchronous; see the module docs).
-pub struct LiveSession {
+pub struct LiveSession<'s> {
     cfg: LiveConfig,
     assembler: Assembler,
     assembled: Vec<Assembled>,
-    header: RecordingHeader,
-    stage: Stage,
-    /// Samples held until the pipeline exists (calibration) or the CSV is opened.
-    held: Vec<ImuSample>,
-    csv_path: Option<PathBuf>,
-    csv: Option<ImuCsvWriter<BufWriter<File>>>,
-    csv_written: usize,
     raw: Option<RawLogWriter<BufWriter<File>>>,
-    angles: Option<AnglesCsvWriter<BufWriter<File>>>,
-    pipeline: Option<Pipeline>,
-    form: Option<FormEngine>,
-    events: Option<BufWriter<File>>,
-    hold_onset_s: Option<f64>,
-    t_first_sample_s: Option<f64>,
+    raw_path: PathBuf,
+    session: Session,
+    sinks: LiveSinks<'s>,
+    started: bool,
     seen: [bool; 3],
+    last_sample_t_s: f64,
+    side: Side,
+    stretch: StretchType,
+    commands: VecDeque<Command>,
     last_flush_s: f64,
-    view: LiveView,
     recent: [VecDeque<f64>; 3],
     dropped_at: [Option<f64>; 3],
     figures: LiveFigures,
-    frame_buf: Vec<JointAngles>,
-    store: Option<crate::store::SessionWriter<'static>>,
-    store_err: Option<String>,
 }
 
-fn round_ms(t: f64) -> f64 {
-    (t * 1000.0).round() / 1000.0
-}
-
-impl LiveSession {
-    /// Starts a session: creates the raw log (header written at once) and remembers the other outputs.
+impl<'s> LiveSession<'s> {
+    /// Starts a session: creates the raw log (header written at once) and the other outputs.
+    /// `store` is the session database to store into (the session borrows it until
+    /// [`finish`](Self::finish)).
     pub fn new(
         cfg: LiveConfig,
         outputs: &LiveOutputs,
         source: &str,
         started_unix_s: f64,
+        store: Option<&'s mut crate::store::Store>,
     ) -> Result<Self, LiveError> {
         let raw_header = crate::record::raw_log::RawLogHeader {
             started_unix_s,
@@ -283,35 +479,18 @@ impl LiveSession {
             keys: vec![
                 ("side".into(), cfg.side.as_str().into()),
                 ("stretch".into(), cfg.stretch.as_str().into()),
+                // Blocks are marked as they happen: replay must not assume one after calibration.
+                ("blocks".into(), "marked".into()),
             ],
         };
         let raw = match &outputs.raw_log {
             Some(p) => Some(RawLogWriter::create(p, &raw_header)?),
             None => None,
         };
-        let angles = match &outputs.angles_csv {
-            Some(p) => {
-                let io = |source| RecordError::Io {
-                    file: p.clone(),
-                    source,
-                };
-                let f = File::create(p).map_err(io)?;
-                Some(AnglesCsvWriter::new(BufWriter::new(f)).map_err(io)?)
-            }
-            None => None,
-        };
-        let events = match &outputs.events_jsonl {
-            Some(p) => Some(BufWriter::new(File::create(p).map_err(|source| {
-                RecordError::Io {
-                    file: p.clone(),
-                    source,
-                }
-            })?)),
-            None => None,
-        };
         let mut header = RecordingHeader {
             side: Some(cfg.side),
             stretch: Some(cfg.stretch),
+            extra: vec![("blocks".into(), "marked".into())],
             ..Default::default()
         };
         header.rate_hz = cfg
@@ -351,16 +530,17 @@ impl LiveSession {
             angles: None,
             phase: None,
             hold_s: None,
-            hold_target_s: HOLD_TARGET_S,
+            hold_target_s: cfg.form.hold.effective_target_s(),
             warnings: Vec::new(),
             messages: VecDeque::new(),
             bell: false,
+            block: None,
+            notes: Vec::new(),
+            timeline: Vec::new(),
+            summary: Vec::new(),
         };
-        let store = match &outputs.session_db {
-            Some(db) => {
-                // The store lives as long as the process: the writer borrows it for the session.
-                let store: &'static mut crate::store::Store =
-                    Box::leak(Box::new(crate::store::Store::open(db)?));
+        let store = match store {
+            Some(st) => {
                 let meta = crate::store::SessionMeta {
                     started_unix_s,
                     side: cfg.side,
@@ -378,47 +558,77 @@ impl LiveSession {
                         .collect(),
                     calibration: cfg.profile.clone(),
                 };
-                Some(store.begin_session(&meta)?)
+                let path = st.path().to_path_buf();
+                Some(StoreSink::new(st.begin_session(&meta)?, path))
             }
             None => None,
         };
-        Ok(LiveSession {
+        let name = outputs
+            .raw_log
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("live session"));
+        let mut scfg = SessionConfig::new(&name);
+        scfg.side = cfg.side;
+        scfg.stretch = cfg.stretch;
+        scfg.rate_hz = header.rate_hz;
+        scfg.profile = cfg.profile.clone();
+        scfg.params = cfg.params;
+        scfg.form = Some(cfg.form);
+        scfg.baselines = cfg.baselines;
+        scfg.blocks_marked = true;
+        let sinks = LiveSinks {
+            recorder: outputs
+                .imu_csv
+                .as_deref()
+                .map(|p| ImuCsvRecorder::new(p, header.clone())),
+            angles: outputs
+                .angles_csv
+                .as_deref()
+                .map(AnglesCsvSink::create)
+                .transpose()?,
+            events: outputs
+                .events_jsonl
+                .as_deref()
+                .map(JsonEventsSink::create)
+                .transpose()?,
             store,
-            store_err: None,
+            view,
+            baselines: cfg.baselines,
+            detector: BlockDetector::default(),
+            posture: None,
+            in_block: false,
+            frames: 0,
+            summary: None,
+        };
+        Ok(LiveSession {
             assembler: Assembler::new(&cfg.devices),
+            side: cfg.side,
+            stretch: cfg.stretch,
             cfg,
             assembled: Vec::new(),
-            header,
-            stage: Stage::Waiting,
-            held: Vec::new(),
-            csv_path: outputs.imu_csv.clone(),
-            csv: None,
-            csv_written: 0,
             raw,
-            angles,
-            pipeline: None,
-            form: None,
-            events,
-            hold_onset_s: None,
-            t_first_sample_s: None,
+            raw_path: outputs.raw_log.clone().unwrap_or_default(),
+            session: Session::new(scfg),
+            sinks,
+            started: false,
             seen: [false; 3],
+            last_sample_t_s: f64::NEG_INFINITY,
+            commands: VecDeque::new(),
             last_flush_s: 0.0,
-            view,
             recent: Default::default(),
             dropped_at: [None; 3],
             figures: LiveFigures::default(),
-            frame_buf: Vec::new(),
         })
     }
 
     /// The view state.
     pub fn view(&self) -> &LiveView {
-        &self.view
+        &self.sinks.view
     }
 
-    /// Mutable view state (the driver clears the bell after drawing).
+    /// Mutable view state (the driver clears the bell and the printed timeline).
     pub fn view_mut(&mut self) -> &mut LiveView {
-        &mut self.view
+        &mut self.sinks.view
     }
 
     /// Figures so far.
@@ -431,19 +641,31 @@ impl LiveSession {
         self.assembler.stats(role)
     }
 
-    /// The recording header as decided so far.
-    pub fn header(&self) -> &RecordingHeader {
-        &self.header
+    /// Queues a keyboard request; it takes effect after the current record.
+    pub fn command(&mut self, c: Command) {
+        self.commands.push_back(c);
+    }
+
+    fn io_err_raw(&self, e: std::io::Error) -> LiveError {
+        LiveError::Record(RecordError::Io {
+            file: self.raw_path.clone(),
+            source: e,
+        })
     }
 
     /// Handles one record; returns how many frames it completed.
     pub fn on_record(&mut self, rec: &RawRecord) -> Result<usize, LiveError> {
         self.figures.records += 1;
         if let Some(w) = &mut self.raw {
-            w.write(rec).map_err(|e| self.io_err_raw(e))?;
+            w.write(rec).map_err(|e| {
+                LiveError::Record(RecordError::Io {
+                    file: self.raw_path.clone(),
+                    source: e,
+                })
+            })?;
         }
         let t = rec.t_host_s;
-        self.view.t_s = self.view.t_s.max(t);
+        self.sinks.view.t_s = self.sinks.view.t_s.max(t);
         if let RawEntry::Data {
             device,
             dir: crate::record::raw_log::DataDir::Rx,
@@ -454,56 +676,62 @@ impl LiveSession {
             // Reconnect time: from the drop to the first notification after it.
             let dt = t - t0;
             self.figures.reconnect_s.push((*device, dt));
-            self.view.push_message(format!(
+            self.sinks.view.push_message(format!(
                 "{t:7.1} s  {device}: streaming again after {dt:.2} s"
             ));
-            self.write_marker(t, &format!("reconnected.{device}"))?;
+            self.note(t, &format!("reconnected.{device}"))?;
         }
+        let frames_before = self.sinks.frames;
         let mut assembled = std::mem::take(&mut self.assembled);
         assembled.clear();
         self.assembler.push(rec, &mut assembled);
-        let mut frames = 0;
         let mut flush_now = false;
         for a in assembled.drain(..) {
             match a {
-                Assembled::Sample(s) => frames += self.on_sample(s, t)?,
+                Assembled::Sample(s) => self.on_sample(s, t)?,
                 Assembled::Gap { role, t_s, missing } => {
                     // Single lost samples are counted in the sensor table, not announced.
                     if missing >= 5 {
-                        self.view
+                        self.sinks
+                            .view
                             .push_message(format!("{t_s:7.1} s  {role}: {missing} samples lost"));
                     }
-                    self.write_marker(t_s, &format!("gap.{role} {missing}"))?;
+                    self.note(t_s, &format!("gap.{role} {missing}"))?;
                 }
                 Assembled::Connection { role, t_s, event } => {
                     flush_now = true;
                     self.on_connection(role, t_s, event)?;
                 }
                 Assembled::DecodeError { role, t_s, message } => {
-                    self.view
+                    self.sinks
+                        .view
                         .push_message(format!("{t_s:7.1} s  {role}: {message}"));
                 }
                 Assembled::Marker { .. } => {}
             }
         }
         self.assembled = assembled;
-        if let RawEntry::Data { device, .. } = &rec.entry {
+        // Decisions take effect between records, where the raw log records them.
+        self.decide()?;
+        if let RawEntry::Data { .. } = &rec.entry {
             self.figures.first_rx_s.get_or_insert(t);
             self.figures.last_rx_s = Some(t);
-            let _ = device;
         }
         self.refresh_sensors(t);
         if flush_now || t - self.last_flush_s >= FLUSH_EVERY_S {
             self.flush()?;
             self.last_flush_s = t;
         }
-        Ok(frames)
+        let n = (self.sinks.frames - frames_before) as usize;
+        self.figures.frames = self.sinks.frames;
+        Ok(n)
     }
 
     /// Updates link states and rates for host time `now_s` (call on a timer too).
     pub fn refresh_sensors(&mut self, now_s: f64) {
-        self.view.t_s = self.view.t_s.max(now_s);
-        for (i, sv) in self.view.sensors.iter_mut().enumerate() {
+        let view = &mut self.sinks.view;
+        view.t_s = view.t_s.max(now_s);
+        for sv in view.sensors.iter_mut() {
             let role = sv.role;
             let q = &mut self.recent[role.index()];
             while q.front().is_some_and(|&t| now_s - t > 1.0) {
@@ -517,32 +745,20 @@ impl LiveSession {
                     sv.state = LinkState::Silent;
                 }
             }
-            let _ = i;
+        }
+        if let Some(w) = self.session.calibrating() {
+            let (instruction, left_s) = guide::instruction(&w, self.last_sample_t_s.max(now_s));
+            view.stage = StageView::Calibrating {
+                instruction,
+                left_s,
+            };
         }
     }
 
-    fn io_err_raw(&self, e: std::io::Error) -> LiveError {
-        LiveError::Record(RecordError::Io {
-            file: PathBuf::from("raw log"),
-            source: e,
-        })
-    }
-
-    fn csv_err(&self, e: std::io::Error) -> LiveError {
-        LiveError::Record(RecordError::Io {
-            file: self.csv_path.clone().unwrap_or_default(),
-            source: e,
-        })
-    }
-
-    fn write_marker(&mut self, t_s: f64, label: &str) -> Result<(), LiveError> {
-        if let Some(w) = &mut self.csv {
-            w.write_marker(round_ms(t_s), label).map_err(|e| {
-                LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("imu csv"),
-                    source: e,
-                })
-            })?;
+    /// A marker that is not part of the plan (gaps, reconnects): raw log and IMU CSV.
+    fn note(&mut self, t_s: f64, label: &str) -> Result<(), LiveError> {
+        if let Some(r) = self.sinks.recorder.as_mut() {
+            r.marker(round_ms(t_s), label)?;
         }
         Ok(())
     }
@@ -553,7 +769,8 @@ impl LiveSession {
         t_s: f64,
         event: ConnEvent,
     ) -> Result<(), LiveError> {
-        let Some(sv) = self.view.sensors.iter_mut().find(|s| s.role == role) else {
+        let view = &mut self.sinks.view;
+        let Some(sv) = view.sensors.iter_mut().find(|s| s.role == role) else {
             return Ok(());
         };
         match event {
@@ -562,416 +779,201 @@ impl LiveSession {
             ConnEvent::Disconnected => {
                 sv.state = LinkState::Reconnecting;
                 self.dropped_at[role.index()] = Some(t_s);
-                self.view.bell = true;
-                self.view
-                    .push_message(format!("{t_s:7.1} s  {role}: link lost, reconnecting"));
-                self.write_marker(t_s, &format!("disconnected.{role}"))?;
+                view.bell = true;
+                view.push_message(format!("{t_s:7.1} s  {role}: link lost, reconnecting"));
+                self.note(t_s, &format!("disconnected.{role}"))?;
             }
             ConnEvent::ReconnectFailed => sv.state = LinkState::Reconnecting,
         }
         Ok(())
     }
 
-    fn on_sample(&mut self, s: ImuSample, now_s: f64) -> Result<usize, LiveError> {
-        self.store_with(|w| w.push_sample(&s));
+    fn on_sample(&mut self, s: ImuSample, now_s: f64) -> Result<(), LiveError> {
         let i = s.role.index();
         self.recent[i].push_back(now_s);
-        if let Some(sv) = self.view.sensors.iter_mut().find(|v| v.role == s.role) {
+        if let Some(sv) = self
+            .sinks
+            .view
+            .sensors
+            .iter_mut()
+            .find(|v| v.role == s.role)
+        {
             sv.state = LinkState::Streaming;
         }
         self.seen[i] = true;
-        let t_first = *self.t_first_sample_s.get_or_insert(s.t_s);
-        match self.stage {
-            Stage::Waiting => {
-                self.held.push(s);
-                let all = self.cfg.devices.iter().all(|d| self.seen[d.role.index()]);
-                if all {
-                    self.start(s.t_s)?;
-                }
-                Ok(0)
+        self.last_sample_t_s = self.last_sample_t_s.max(s.t_s);
+        match self.session.push_sample(&s, &mut self.sinks) {
+            Ok(()) => Ok(()),
+            Err(SessionError::Calibration { source, .. }) => {
+                // The recording goes on; the view says what to do.
+                self.sinks.view.stage =
+                    StageView::CalibrationFailed(format!("{source}. Press c to calibrate again."));
+                self.sinks.view.bell = true;
+                Ok(())
             }
-            Stage::Calibrating { end_s } => {
-                // Mirrors replay's first pass: calibrate on the samples before the first one past
-                // the windows (and at least 2 s of data).
-                if s.t_s > end_s && s.t_s - t_first > 2.0 {
-                    self.finish_calibration();
-                    return self.feed(s);
-                }
-                self.held.push(s);
-                self.write_csv(&s)?;
-                self.update_calibration_view(s.t_s);
-                Ok(0)
-            }
-            Stage::Running => self.feed(s),
-            Stage::Failed => {
-                self.write_csv(&s)?;
-                Ok(0)
-            }
+            Err(SessionError::Sink(e)) => Err(LiveError::Sink(e)),
+            Err(e) => Err(LiveError::Invalid(e.to_string())),
         }
     }
 
-    fn write_csv(&mut self, s: &ImuSample) -> Result<(), LiveError> {
-        if let Some(w) = &mut self.csv {
-            w.write(s).map_err(|e| {
-                LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("imu csv"),
-                    source: e,
-                })
-            })?;
-            self.csv_written += 1;
+    /// Time for a decision: just after everything the session has seen, so it applies to the
+    /// frames after it in live mode and in replay alike.
+    fn mark_time(&self) -> f64 {
+        let t = self.last_sample_t_s.max(self.session.last_frame_t_s());
+        (t * 1000.0).floor() / 1000.0 + 0.001
+    }
+
+    fn plan(&mut self, item: PlanItem) -> Result<(), LiveError> {
+        for (k, v) in item.entries() {
+            let rec = RawRecord {
+                t_host_s: crate::record::raw_log::round_to_us(self.sinks.view.t_s),
+                entry: RawEntry::Marker {
+                    key: k.into(),
+                    value: v,
+                },
+            };
+            if let Some(w) = &mut self.raw {
+                w.write(&rec).map_err(|e| self.io_err_raw(e))?;
+            }
+        }
+        self.session
+            .plan(item, &mut self.sinks)
+            .map_err(|e| LiveError::Invalid(e.to_string()))
+    }
+
+    /// Applies what the posture, the keys and the sensors decided since the last record.
+    fn decide(&mut self) -> Result<(), LiveError> {
+        if !self.started && self.cfg.devices.iter().all(|d| self.seen[d.role.index()]) {
+            self.started = true;
+            if self.cfg.profile.is_none() {
+                let pelvis = self
+                    .cfg
+                    .devices
+                    .iter()
+                    .any(|d| d.role == SensorRole::Pelvis);
+                let w = guide::windows(self.mark_time(), pelvis);
+                self.plan(PlanItem::Calibration(w))?;
+            } else {
+                self.sinks.view.stage = StageView::Running;
+            }
+            if let Some(r) = self.sinks.recorder.as_mut() {
+                r.open()?;
+            }
+        }
+        while let Some(c) = self.commands.pop_front() {
+            match c {
+                Command::ToggleBlock if self.session.block_open() => self.end_block()?,
+                Command::ToggleBlock => self.start_block()?,
+                Command::SwitchSide => {
+                    self.side = match self.side {
+                        Side::Left => Side::Right,
+                        Side::Right => Side::Left,
+                    };
+                    self.sinks.view.side = self.side;
+                    let m = format!("next block: {} side", self.side.as_str());
+                    self.sinks.say(self.mark_time(), m);
+                }
+                Command::SwitchStretch => {
+                    self.stretch = match self.stretch {
+                        StretchType::Supine => StretchType::Seated,
+                        StretchType::Seated => StretchType::Standing,
+                        StretchType::Standing => StretchType::Supine,
+                    };
+                    self.sinks.view.stretch = self.stretch;
+                    let m = format!("next block: {} stretch", self.stretch.as_str());
+                    self.sinks.say(self.mark_time(), m);
+                }
+                Command::Recalibrate => {
+                    if self.session.block_open() {
+                        self.end_block()?;
+                    }
+                    let pelvis = self
+                        .cfg
+                        .devices
+                        .iter()
+                        .any(|d| d.role == SensorRole::Pelvis);
+                    let w = guide::windows(self.mark_time(), pelvis);
+                    self.plan(PlanItem::Calibration(w))?;
+                    self.sinks.detector.reset();
+                }
+            }
+        }
+        match self.sinks.posture.take() {
+            Some(Posture::ReadyToStart)
+                if !self.session.block_open()
+                    && self.session.is_calibrated()
+                    && self.session.calibrating().is_none() =>
+            {
+                self.start_block()?
+            }
+            Some(Posture::Done) if self.session.block_open() => self.end_block()?,
+            _ => {}
         }
         Ok(())
     }
 
-    fn marker(&mut self, t_s: f64, key: &str, value: String) -> Result<(), LiveError> {
-        let rec = RawRecord {
-            t_host_s: crate::record::raw_log::round_to_us(t_s),
-            entry: RawEntry::Marker {
-                key: key.into(),
-                value: value.clone(),
-            },
+    fn start_block(&mut self) -> Result<(), LiveError> {
+        let item = PlanItem::BlockStart {
+            t_s: self.mark_time(),
+            side: Some(self.side),
+            stretch: Some(self.stretch),
         };
-        if let Some(w) = &mut self.raw {
-            w.write(&rec).map_err(|e| self.io_err_raw(e))?;
-        }
-        self.header.apply(key, &value).map_err(LiveError::Invalid)
+        self.sinks.detector.reset();
+        self.plan(item)
     }
 
-    /// Every sensor streams: plan the session and open the CSV.
-    fn start(&mut self, t_s: f64) -> Result<(), LiveError> {
-        let t0 = round_ms(t_s);
-        if self.cfg.profile.is_some() {
-            self.marker(t_s, "marker", format!("{t0} block.start"))?;
-            self.stage = Stage::Running;
-        } else {
-            let pelvis = self
-                .cfg
-                .devices
-                .iter()
-                .any(|d| d.role == SensorRole::Pelvis);
-            let w = |a: f64, b: f64| format!("{} {}", round_ms(t0 + a), round_ms(t0 + b));
-            self.marker(t_s, "calibration.static", w(0.0, STATIC_END_S))?;
-            self.marker(t_s, "calibration.functional", w(SWING_START_S, SWING_END_S))?;
-            let mut end = SWING_END_S;
-            if pelvis {
-                self.marker(
-                    t_s,
-                    "pelvis_calibration.functional",
-                    w(HINGE_START_S, HINGE_END_S),
-                )?;
-                end = HINGE_END_S;
-            }
-            // The simulator's layout: the block starts after the posture transition and settling.
-            let cal_end = if pelvis { HINGE_END_S } else { HINGE_START_S };
-            let block = round_ms(t0 + cal_end + TRANSITION_S + SETTLE_S);
-            self.marker(t_s, "marker", format!("{block} block.start"))?;
-            let _ = end;
-            // The end as replay will read it back from the markers.
-            let end_s = [
-                self.header.calibration_static,
-                self.header.calibration_functional,
-                self.header.pelvis_calibration_functional,
-            ]
-            .iter()
-            .flatten()
-            .map(|w| w.end_s)
-            .fold(f64::NEG_INFINITY, f64::max);
-            self.stage = Stage::Calibrating { end_s };
-            self.update_calibration_view(t_s);
-        }
-        if let Some(p) = self.csv_path.clone() {
-            self.csv = Some(ImuCsvWriter::create(&p, &self.header)?);
-        }
-        let held = std::mem::take(&mut self.held);
-        for s in &held {
-            self.write_csv(s)?;
-        }
-        match self.stage {
-            Stage::Running => {
-                self.make_pipeline(self.cfg.profile.clone().expect("profile given"));
-                let mut n = 0;
-                for s in &held {
-                    n += self.push_pipeline(s)?;
-                }
-                let _ = n;
-            }
-            _ => self.held = held,
-        }
-        Ok(())
-    }
-
-    fn update_calibration_view(&mut self, t_s: f64) {
-        let Some(t0) = self.header.calibration_static.map(|w| w.start_s) else {
-            return;
+    fn end_block(&mut self) -> Result<(), LiveError> {
+        let item = PlanItem::BlockEnd {
+            t_s: self.mark_time(),
         };
-        let rel = t_s - t0;
-        let steps: [(f64, &'static str); 5] = [
-            (STATIC_END_S, "Stand upright and still, knees straight"),
-            (SWING_START_S, "Get ready to swing the lower leg"),
-            (
-                SWING_END_S,
-                "Swing the lower leg back and forth (bend and straighten the knee)",
-            ),
-            (HINGE_START_S, "Stand still"),
-            (
-                HINGE_END_S,
-                "Hinge forward at the hips and back up, knees straight",
-            ),
-        ];
-        let pelvis = self.header.pelvis_calibration_functional.is_some();
-        let (end, instruction) = steps
-            .iter()
-            .copied()
-            .filter(|(e, _)| pelvis || *e <= SWING_END_S)
-            .find(|(e, _)| rel < *e)
-            .unwrap_or((rel + 1.0, "Calibrating…"));
-        self.view.stage = StageView::Calibrating {
-            instruction,
-            left_s: (end - rel).max(0.0),
-        };
-    }
-
-    fn finish_calibration(&mut self) {
-        let rates = [self.header.rate_hz.unwrap_or(100.0); 3];
-        let result = Calibrator::with_sensor_rates(&self.header, rates).and_then(|mut c| {
-            self.held.iter().for_each(|s| c.push(s));
-            c.finish()
-        });
-        match result {
-            Ok(profile) => {
-                self.view.push_message(format!(
-                    "calibration accepted — quality {:.2}",
-                    profile.quality.score
-                ));
-                self.make_pipeline(profile);
-                self.stage = Stage::Running;
-                let held = std::mem::take(&mut self.held);
-                for s in &held {
-                    // Frames of the calibration period are computed for the angles file only.
-                    let _ = self.push_pipeline(s);
-                }
-            }
-            Err(e) => {
-                self.view.stage = StageView::CalibrationFailed(e.to_string());
-                self.view.bell = true;
-                self.stage = Stage::Failed;
-                self.held.clear();
-            }
-        }
-    }
-
-    fn make_pipeline(&mut self, profile: CalibrationProfile) {
-        self.store_with(|w| w.set_calibration(&profile));
-        let rate = self.header.rate_hz.unwrap_or(100.0);
-        self.pipeline = Some(Pipeline::with_sensor_rates(
-            &profile,
-            self.cfg.stretch,
-            rate,
-            [rate; 3],
-            self.cfg.params,
-        ));
-        let mut ctx = FormContext::from_header(&self.header, &self.cfg.form, self.cfg.baseline_deg);
-        if self.cfg.baseline_deg.is_none() && self.cfg.stored_baseline.is_some() {
-            ctx.baseline = self.cfg.stored_baseline;
-        }
-        self.form = Some(FormEngine::new(self.cfg.form, ctx));
-        self.view.hold_target_s = self.cfg.form.hold.effective_target_s();
-        self.view.stage = StageView::Running;
-    }
-
-    fn feed(&mut self, s: ImuSample) -> Result<usize, LiveError> {
-        self.write_csv(&s)?;
-        self.push_pipeline(&s)
-    }
-
-    fn push_pipeline(&mut self, s: &ImuSample) -> Result<usize, LiveError> {
-        let Some(p) = self.pipeline.as_mut() else {
-            return Ok(0);
-        };
-        let mut frames = std::mem::take(&mut self.frame_buf);
-        frames.clear();
-        p.push(s, |a| frames.push(*a));
-        let n = frames.len();
-        for a in &frames {
-            self.on_frame(a)?;
-        }
-        self.frame_buf = frames;
-        self.figures.frames += n as u64;
-        Ok(n)
-    }
-
-    fn on_frame(&mut self, a: &JointAngles) -> Result<(), LiveError> {
-        let mut events: Vec<Event> = Vec::new();
-        let mut phase = None;
-        let mut static_hold_s = None;
-        if let Some(f) = &mut self.form {
-            f.push(a, &mut |e: &Event| events.push(*e));
-            phase = f.phase();
-            static_hold_s = f.static_hold_s();
-        }
-        for e in &events {
-            self.on_event(e)?;
-        }
-        self.view.phase = phase.map(|p| p.as_str().to_string());
-        // The timer shows the static hold (bouncing does not count), as the rep report will.
-        self.view.hold_s = match (phase, static_hold_s, self.hold_onset_s) {
-            (Some(Phase::Hold), Some(h), _) => Some(h),
-            (Some(Phase::Hold), None, Some(t0)) => Some((a.t_s - t0).max(0.0)),
-            _ => self.view.hold_s.filter(|_| phase != Some(Phase::Rest)),
-        };
-        if let Some(w) = &mut self.angles {
-            w.write(a, phase.map(|p| p.as_str())).map_err(|e| {
-                LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("angles csv"),
-                    source: e,
-                })
-            })?;
-        }
-        self.view.angles = Some(*a);
-        self.store_with(|w| w.push_angles(a));
-        Ok(())
-    }
-
-    /// Hands data to the session database. A failing database is reported once in the view and
-    /// then left alone: the recording files go on, so nothing already captured is lost.
-    fn store_with(
-        &mut self,
-        f: impl FnOnce(&mut crate::store::SessionWriter<'static>) -> crate::store::StoreResult<()>,
-    ) {
-        let Some(w) = self.store.as_mut() else {
-            return;
-        };
-        if let Err(e) = f(w) {
-            let msg = format!("session database: {e}; storing stopped, the recording files go on");
-            self.view.push_message(msg.clone());
-            self.store_err = Some(msg);
-            self.store = None;
-        }
-    }
-
-    fn on_event(&mut self, e: &Event) -> Result<(), LiveError> {
-        if self.store.is_some()
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.to_json())
-        {
-            self.store_with(|w| w.add_event(&v));
-        }
-        if let Some(w) = &mut self.events {
-            use std::io::Write as _;
-            writeln!(w, "{}", e.to_json()).map_err(|source| {
-                LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("events"),
-                    source,
-                })
-            })?;
-        }
-        if let Event::Phase { phase, onset_s, .. } = *e {
-            match phase {
-                Phase::Hold => {
-                    self.hold_onset_s.get_or_insert(onset_s);
-                }
-                Phase::Rest => self.hold_onset_s = None,
-                _ => {}
-            }
-            return Ok(());
-        }
-        let Some(text) = wording::describe(e) else {
-            return Ok(());
-        };
-        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap_or_default();
-        let severity = match json["severity"].as_str() {
-            Some("warning") => "WARNING",
-            Some("advisory") => "ADVISORY",
-            Some("system") => "SYSTEM",
-            _ => "INFO",
-        };
-        // The wording module prefixes warnings with their severity; the view shows it apart.
-        let text = text
-            .trim_start_matches("WARNING ")
-            .trim_start_matches("ADVISORY ")
-            .to_string();
-        match e.state() {
-            Some(State::On) => {
-                self.view.warnings.retain(|w| w.key != e.name());
-                self.view.warnings.push(ActiveWarning {
-                    key: e.name(),
-                    text,
-                    severity,
-                });
-                // Cue arbitration (form-spec section 3) picks which warning gets the audio cue;
-                // the others are shown without the bell.
-                if json["cue"].as_str() == Some("audio") {
-                    self.view.bell = true;
-                }
-            }
-            Some(State::Off) => self.view.warnings.retain(|w| w.key != e.name()),
-            None => self.view.push_message(format!("{:7.1} s  {text}", e.t_s())),
-        }
-        Ok(())
+        self.sinks.detector.reset();
+        self.plan(item)
     }
 
     /// Flushes every open file.
     pub fn flush(&mut self) -> Result<(), LiveError> {
         if let Some(w) = &mut self.raw {
-            w.flush().map_err(|e| self.io_err_raw(e))?;
-        }
-        if let Some(w) = &mut self.csv
-            && let Err(e) = w.flush()
-        {
-            return Err(self.csv_err(e));
-        }
-        if let Some(w) = &mut self.events {
-            use std::io::Write as _;
-            w.flush().map_err(|source| {
-                LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("events"),
-                    source,
-                })
-            })?;
-        }
-        if let Some(w) = &mut self.angles {
             w.flush().map_err(|e| {
                 LiveError::Record(RecordError::Io {
-                    file: PathBuf::from("angles csv"),
+                    file: self.raw_path.clone(),
                     source: e,
                 })
             })?;
         }
+        if let Some(r) = self.sinks.recorder.as_mut() {
+            r.flush()?;
+        }
+        self.sinks.angles.finish()?;
+        self.sinks.events.finish()?;
         Ok(())
     }
 
-    /// Ends the session: drains the assembler, flushes and closes the files.
+    /// Ends the session: drains the assembler, closes the open block, writes the summary, flushes
+    /// and closes the files and the stored session.
     pub fn finish(mut self) -> Result<(LiveView, LiveFigures), LiveError> {
         let mut out = Vec::new();
         self.assembler.finish(&mut out);
-        let t = self.view.t_s;
+        let t = self.sinks.view.t_s;
         for a in out {
             if let Assembled::Sample(s) = a {
                 self.on_sample(s, t)?;
             }
         }
-        if let Some(mut f) = self.form.take() {
-            let mut events = Vec::new();
-            f.finish(&mut |e: &Event| events.push(*e));
-            for e in &events {
-                self.on_event(e)?;
-            }
-        }
-        if self.csv.is_none()
-            && let Some(p) = self.csv_path.clone()
-        {
-            // Not every sensor ever streamed: still leave a readable file with what came.
-            let mut w = ImuCsvWriter::create(&p, &self.header)?;
-            for s in &self.held {
-                w.write(s).map_err(|e| self.csv_err(e))?;
-            }
-            self.csv = Some(w);
+        match self.session.finish(&mut self.sinks) {
+            Ok(_) => {}
+            Err(SessionError::Sink(e)) => return Err(LiveError::Sink(e)),
+            // Nothing to summarise (no calibration, a sensor never streamed): the files stay.
+            Err(e) => self.sinks.view.summary = vec![format!("no summary: {e}")],
         }
         self.flush()?;
-        if let Some(w) = self.store.take() {
-            let id = w.id();
-            w.finish()?;
-            self.figures.stored_session_id = Some(id);
+        if let Some(mut s) = self.sinks.store.take() {
+            self.figures.stored_session_id = s.close()?;
         }
-        Ok((self.view, self.figures))
+        self.figures.frames = self.sinks.frames;
+        Ok((self.sinks.view, self.figures))
     }
+}
+
+fn round_ms(t: f64) -> f64 {
+    (t * 1000.0).round() / 1000.0
 }

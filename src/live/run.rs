@@ -6,7 +6,9 @@
 //! the instant a notification was seen by its device task to the moment the session returned the
 //! frames it completed (channel hop, decoding, merge, orientation, kinematics, file writes).
 
-use super::{LiveConfig, LiveError, LiveFigures, LiveOutputs, LiveSession, LiveView, view};
+use super::{
+    Command, LiveConfig, LiveError, LiveFigures, LiveOutputs, LiveSession, LiveView, view,
+};
 use crate::model::{ImuSample, SensorRole};
 use crate::record::raw_log::{ConnEvent, DataDir, RawEntry, RawRecord};
 use crate::source::StreamStats;
@@ -170,7 +172,20 @@ fn is_quit(k: &crossterm::event::KeyEvent) -> bool {
         || (k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL))
 }
 
-fn status_line(v: &LiveView) -> String {
+/// The keyboard's session commands.
+fn command_of(k: &crossterm::event::KeyEvent) -> Option<Command> {
+    use crossterm::event::KeyCode;
+    match k.code {
+        KeyCode::Char('b') | KeyCode::Char(' ') => Some(Command::ToggleBlock),
+        KeyCode::Char('s') => Some(Command::SwitchSide),
+        KeyCode::Char('t') => Some(Command::SwitchStretch),
+        KeyCode::Char('c') => Some(Command::Recalibrate),
+        _ => None,
+    }
+}
+
+/// One plain-text status line: time, sensors, angles, stage or phase and hold, warnings.
+pub fn status_line(v: &LiveView) -> String {
     let mut s = format!("{:7.1} s", v.t_s);
     for sv in &v.sensors {
         s.push_str(&format!(
@@ -188,8 +203,30 @@ fn status_line(v: &LiveView) -> String {
         f(a.knee_flexion_deg),
         f(a.hip_flexion_deg)
     ));
-    if let Some(m) = v.messages.back() {
-        s.push_str(&format!(" | {}", m.trim()));
+    match &v.stage {
+        super::StageView::Waiting => s.push_str(" | waiting for every sensor"),
+        super::StageView::Calibrating {
+            instruction,
+            left_s,
+        } => s.push_str(&format!(" | calibration: {instruction} ({left_s:.0} s)")),
+        super::StageView::CalibrationFailed(m) => {
+            s.push_str(&format!(" | calibration failed: {m}"))
+        }
+        super::StageView::Running => {
+            match &v.block {
+                Some(b) => s.push_str(&format!(" | {b}")),
+                None => s.push_str(" | no block (rest in position to start one)"),
+            }
+            if let Some(p) = &v.phase {
+                s.push_str(&format!(" | phase {p}"));
+            }
+            if let Some(h) = v.hold_s {
+                s.push_str(&format!(" | hold {h:.0} s of {:.0} s", v.hold_target_s));
+            }
+        }
+    }
+    for w in &v.warnings {
+        s.push_str(&format!(" | {}: {}", w.severity, w.text));
     }
     s
 }
@@ -197,7 +234,7 @@ fn status_line(v: &LiveView) -> String {
 /// The consumer loop shared by both drivers; returns when the producers end, the duration is
 /// up, or the user quits.
 async fn consume(
-    session: &mut LiveSession,
+    session: &mut LiveSession<'_>,
     updates: &mut mpsc::Receiver<BleUpdate>,
     clock: HostClock,
     opts: &RunOptions,
@@ -225,6 +262,10 @@ async fn consume(
                         Ok(n) if n > 0 => latencies.push(arrival.elapsed().as_secs_f32() * 1000.0),
                         Ok(_) => {}
                         Err(e) => break Err(e),
+                    }
+                    if !opts.tui {
+                        // Plain text: every event line as it happens, with the bell on cues.
+                        print_timeline(session, opts);
                     }
                 }
                 Some(BleUpdate::AdapterOff) => {
@@ -268,6 +309,9 @@ async fn consume(
                 if k.as_ref().is_some_and(is_quit) {
                     break Ok(());
                 }
+                if let Some(c) = k.as_ref().and_then(command_of) {
+                    session.command(c);
+                }
             }
             _ = tokio::signal::ctrl_c() => break Ok(()),
         }
@@ -279,8 +323,27 @@ async fn consume(
     result.map(|()| latencies)
 }
 
+/// Prints and clears the timeline lines the view collected (plain-text mode).
+fn print_timeline(session: &mut LiveSession<'_>, opts: &RunOptions) {
+    let v = session.view_mut();
+    if v.timeline.is_empty() {
+        return;
+    }
+    let mut e = std::io::stderr().lock();
+    for line in v.timeline.drain(..) {
+        let _ = writeln!(e, "stretchwatch: {line}");
+    }
+    if v.bell {
+        v.bell = false;
+        if opts.bell {
+            let _ = e.write_all(b"\x07");
+        }
+    }
+    let _ = e.flush();
+}
+
 /// After the consumer stops: let the producers finish (stop writes, disconnects) and log them.
-async fn drain(session: &mut LiveSession, updates: &mut mpsc::Receiver<BleUpdate>) {
+async fn drain(session: &mut LiveSession<'_>, updates: &mut mpsc::Receiver<BleUpdate>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while let Ok(Some(u)) = tokio::time::timeout_at(deadline, updates.recv()).await {
         if let BleUpdate::Record { record, .. } = u {
@@ -290,7 +353,7 @@ async fn drain(session: &mut LiveSession, updates: &mut mpsc::Receiver<BleUpdate
 }
 
 fn report(
-    session: LiveSession,
+    session: LiveSession<'_>,
     roles: &[SensorRole],
     latencies: Vec<f32>,
 ) -> Result<LiveReport, LiveError> {
@@ -320,72 +383,97 @@ pub fn run_simulated(
 ) -> Result<LiveReport, LiveError> {
     let rt = runtime()?;
     let roles: Vec<SensorRole> = cfg.devices.iter().map(|d| d.role).collect();
+    let mut store = outputs
+        .session_db
+        .as_deref()
+        .map(crate::store::Store::open)
+        .transpose()?;
+    let mut session = LiveSession::new(cfg, outputs, source, unix_now_s(), store.as_mut())?;
+    let lat = rt.block_on(drive_simulated(
+        &mut session,
+        devices,
+        notifications,
+        from_s,
+        opts,
+    ));
+    lat.and_then(|lat| report(session, &roles, lat))
+}
+
+/// The simulated driver on the current tokio runtime: a producer task sends the devices'
+/// connection events, start writes and notifications at their simulation times (host time is
+/// tokio's clock, so under paused time a test runs instantly and exactly), and the consumer
+/// loop feeds `session`. Returns the latencies.
+pub async fn drive_simulated(
+    session: &mut LiveSession<'_>,
+    devices: &[SimDevice],
+    notifications: Vec<SimNotification>,
+    from_s: f64,
+    opts: &RunOptions,
+) -> Result<Vec<f32>, LiveError> {
     let clock = HostClock::start();
-    let mut session = LiveSession::new(cfg, outputs, source, unix_now_s())?;
-    rt.block_on(async {
-        let (tx, mut rx) = mpsc::channel::<BleUpdate>(8192);
-        let devs: Vec<SimDevice> = devices.to_vec();
-        let producer = tokio::spawn(async move {
-            let send = |entry: RawEntry| {
-                let arrival = Instant::now();
-                BleUpdate::Record {
-                    record: RawRecord {
-                        t_host_s: clock.t_s(arrival),
-                        entry,
-                    },
-                    arrival,
-                }
+    let (tx, mut rx) = mpsc::channel::<BleUpdate>(8192);
+    let devs: Vec<SimDevice> = devices.to_vec();
+    let start = tokio::time::Instant::now();
+    let producer = tokio::spawn(async move {
+        let send = |entry: RawEntry| {
+            let arrival = Instant::now();
+            BleUpdate::Record {
+                record: RawRecord {
+                    t_host_s: crate::record::raw_log::round_to_us(
+                        (tokio::time::Instant::now() - start).as_secs_f64(),
+                    ),
+                    entry,
+                },
+                arrival,
+            }
+        };
+        for d in &devs {
+            let (device, family) = (d.device.role, d.device.family);
+            let ev = |event| RawEntry::Event {
+                device,
+                family,
+                event,
             };
-            for d in &devs {
-                let (device, family) = (d.device.role, d.device.family);
-                let ev = |event| RawEntry::Event {
-                    device,
-                    family,
-                    event,
-                };
-                if tx.send(send(ev(ConnEvent::Connected))).await.is_err() {
-                    return;
-                }
-                for w in &d.start_writes {
-                    let _ = tx
-                        .send(send(RawEntry::Data {
-                            device,
-                            family,
-                            dir: DataDir::Tx,
-                            char_uuid: w.char_uuid.to_string(),
-                            bytes: w.bytes.clone(),
-                        }))
-                        .await;
-                }
-                let _ = tx.send(send(ev(ConnEvent::Subscribed))).await;
+            if tx.send(send(ev(ConnEvent::Connected))).await.is_err() {
+                return;
             }
-            let start = tokio::time::Instant::now();
-            for n in notifications {
-                let due = start + Duration::from_secs_f64((n.t_send_s - from_s).max(0.0));
-                tokio::time::sleep_until(due).await;
-                let family = devs
-                    .iter()
-                    .find(|d| d.device.role == n.role)
-                    .map(|d| d.device.family)
-                    .unwrap_or(crate::protocol::Family::OpenSensor);
-                let rec = send(RawEntry::Data {
-                    device: n.role,
-                    family,
-                    dir: DataDir::Rx,
-                    char_uuid: n.char_uuid.to_string(),
-                    bytes: n.bytes,
-                });
-                if tx.send(rec).await.is_err() {
-                    return;
-                }
+            for w in &d.start_writes {
+                let _ = tx
+                    .send(send(RawEntry::Data {
+                        device,
+                        family,
+                        dir: DataDir::Tx,
+                        char_uuid: w.char_uuid.to_string(),
+                        bytes: w.bytes.clone(),
+                    }))
+                    .await;
             }
-        });
-        let lat = consume(&mut session, &mut rx, clock, opts).await;
-        producer.abort();
-        drain(&mut session, &mut rx).await;
-        lat
-    })
-    .and_then(|lat| report(session, &roles, lat))
+            let _ = tx.send(send(ev(ConnEvent::Subscribed))).await;
+        }
+        for n in notifications {
+            let due = start + Duration::from_secs_f64((n.t_send_s - from_s).max(0.0));
+            tokio::time::sleep_until(due).await;
+            let family = devs
+                .iter()
+                .find(|d| d.device.role == n.role)
+                .map(|d| d.device.family)
+                .unwrap_or(crate::protocol::Family::OpenSensor);
+            let rec = send(RawEntry::Data {
+                device: n.role,
+                family,
+                dir: DataDir::Rx,
+                char_uuid: n.char_uuid.to_string(),
+                bytes: n.bytes,
+            });
+            if tx.send(rec).await.is_err() {
+                return;
+            }
+        }
+    });
+    let lat = consume(session, &mut rx, clock, opts).await;
+    producer.abort();
+    drain(session, &mut rx).await;
+    lat
 }
 
 /// Runs a live session with BLE sensors: scan, connect, stream, reconnect, until the duration
@@ -414,7 +502,12 @@ pub fn run_ble(
         }
         let roles: Vec<SensorRole> = cfg.devices.iter().map(|d| d.role).collect();
         let clock = HostClock::start();
-        let mut session = LiveSession::new(cfg, outputs, "BLE", unix_now_s())?;
+        let mut store = outputs
+            .session_db
+            .as_deref()
+            .map(crate::store::Store::open)
+            .transpose()?;
+        let mut session = LiveSession::new(cfg, outputs, "BLE", unix_now_s(), store.as_mut())?;
         let (tx, mut rx) = mpsc::channel::<BleUpdate>(8192);
         let disconnects = spawn_central_events(adapter.clone(), tx.clone());
         let (stop_tx, stop_rx) = watch::channel(false);

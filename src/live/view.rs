@@ -101,7 +101,13 @@ pub fn draw(frame: &mut Frame, v: &LiveView) {
             ),
             Span::raw(format!("{instruction} ({left_s:.0} s)")),
         ]),
-        StageView::Running => Line::from(format!("Phase: {}", v.phase.as_deref().unwrap_or("—"))),
+        StageView::Running => Line::from(format!(
+            "Phase: {}    {}",
+            v.phase.as_deref().unwrap_or("—"),
+            v.block
+                .as_deref()
+                .unwrap_or("no block: rest in position (leg straight) to start one, or press b")
+        )),
         StageView::CalibrationFailed(m) => Line::from(Span::styled(
             format!("Calibration failed: {m}"),
             Style::default().fg(Color::Red),
@@ -158,6 +164,8 @@ pub fn draw(frame: &mut Frame, v: &LiveView) {
     if lines.is_empty() {
         lines.push(Line::from("No warnings"));
     }
+    lines.extend(v.notes.iter().map(|n| Line::from(n.as_str())));
+    lines.extend(v.summary.iter().map(|n| Line::from(n.as_str())));
     lines.extend(v.messages.iter().rev().map(|m| Line::from(m.as_str())));
     frame.render_widget(
         Paragraph::new(lines).block(
@@ -243,6 +251,10 @@ mod tests {
             }],
             messages: VecDeque::from(vec!["   30.2 s  shank: link lost, reconnecting".into()]),
             bell: true,
+            block: Some("block 1: left side, supine".into()),
+            notes: vec!["Range check off: no baseline yet".into()],
+            timeline: Vec::new(),
+            summary: Vec::new(),
         }
     }
 

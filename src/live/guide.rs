@@ -1,0 +1,142 @@
+//! The guided calibration a live session walks the person through (form-spec 1.5), and the
+//! automatic start and end of exercise blocks from posture.
+//!
+//! The step times are live mode's own protocol; the simulator's scenarios follow the same
+//! protocol so that `live --simulate` calibrates like a person would.
+
+use crate::model::TimeWindow;
+use crate::model::{JointAngles, StretchType};
+use crate::session::CalibrationWindows;
+
+/// Standing still: from the start to this many seconds.
+pub const STATIC_END_S: f64 = 5.0;
+/// Knee swings start.
+pub const SWING_START_S: f64 = 6.0;
+/// Knee swings end.
+pub const SWING_END_S: f64 = 18.0;
+/// Hip hinges start (pelvis sensor).
+pub const HINGE_START_S: f64 = 19.0;
+/// Hip hinges end.
+pub const HINGE_END_S: f64 = 27.0;
+
+/// The calibration windows of a guided calibration starting at `t0_s`.
+pub fn windows(t0_s: f64, pelvis: bool) -> CalibrationWindows {
+    let w = |a: f64, b: f64| TimeWindow {
+        start_s: round_ms(t0_s + a),
+        end_s: round_ms(t0_s + b),
+    };
+    CalibrationWindows {
+        static_w: w(0.0, STATIC_END_S),
+        functional_w: w(SWING_START_S, SWING_END_S),
+        pelvis_w: pelvis.then(|| w(HINGE_START_S, HINGE_END_S)),
+    }
+}
+
+fn round_ms(t: f64) -> f64 {
+    (t * 1000.0).round() / 1000.0
+}
+
+/// What to do now during a guided calibration, and the seconds left in this step.
+pub fn instruction(w: &CalibrationWindows, t_s: f64) -> (&'static str, f64) {
+    let t0 = w.static_w.start_s;
+    let rel = t_s - t0;
+    let steps: [(f64, &'static str); 5] = [
+        (
+            STATIC_END_S,
+            "Stand upright and still, feet hip-width apart, weight on both feet, knees straight",
+        ),
+        (
+            SWING_START_S,
+            "Get ready to swing: sit on the edge of a chair, or stand on the other leg holding a support",
+        ),
+        (
+            SWING_END_S,
+            "Swing the lower leg back and forth, bending the knee to about 90° and straightening it, 5 to 10 times at varied speed",
+        ),
+        (HINGE_START_S, "Stand upright and still again"),
+        (
+            HINGE_END_S,
+            "Hinge forward at the hips about 30° and back up, twice, slowly, knees straight",
+        ),
+    ];
+    let pelvis = w.pelvis_w.is_some();
+    steps
+        .iter()
+        .copied()
+        .filter(|(e, _)| pelvis || *e <= SWING_END_S)
+        .find(|(e, _)| rel < *e)
+        .map_or(
+            (
+                "Calibrating… then lie down (supine) or sit (seated) and rest, leg straight",
+                0.0,
+            ),
+            |(e, text)| (text, (e - rel).max(0.0)),
+        )
+}
+
+/// Rest posture held this long starts a block (form-spec 1.5 step 5 checks 3 s of it).
+pub const REST_TO_START_S: f64 = 2.0;
+/// Standing up held this long ends a lying or sitting block.
+pub const STAND_TO_END_S: f64 = 1.5;
+/// Rest (no movement) this long ends a block.
+pub const LONG_REST_S: f64 = 90.0;
+
+/// What the posture says about blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posture {
+    /// In the rest posture of the stretch long enough: a block can start.
+    ReadyToStart,
+    /// Stood up, or rested long enough: the block can end.
+    Done,
+}
+
+/// Watches frames for the rest posture (block start) and for standing up or a long rest (block end).
+#[derive(Debug, Clone, Default)]
+pub struct BlockDetector {
+    rest_since: Option<f64>,
+    stand_since: Option<f64>,
+    still_since: Option<f64>,
+}
+
+impl BlockDetector {
+    /// Starts over (after a block edge).
+    pub fn reset(&mut self) {
+        *self = BlockDetector::default();
+    }
+
+    /// Feeds one frame; `in_block` says whether a block is open.
+    pub fn push(
+        &mut self,
+        a: &JointAngles,
+        stretch: StretchType,
+        in_block: bool,
+    ) -> Option<Posture> {
+        let (Some(raise), Some(knee)) = (a.leg_raise_deg, a.knee_flexion_deg) else {
+            return None;
+        };
+        let rate = a.leg_raise_rate_deg_s.unwrap_or(0.0).abs();
+        let still = rate < 5.0 && a.knee_rate_deg_s.unwrap_or(0.0).abs() < 10.0;
+        let standing = raise < -60.0;
+        // Lying on the back or sitting with the legs out: the thigh lies flat, the knee straight.
+        let rest = match stretch {
+            StretchType::Standing => standing && knee.abs() < 15.0,
+            _ => raise.abs() < 12.0 && knee.abs() < 15.0,
+        } && still;
+        let since = |slot: &mut Option<f64>, on: bool| {
+            if on {
+                a.t_s - *slot.get_or_insert(a.t_s)
+            } else {
+                *slot = None;
+                0.0
+            }
+        };
+        let rest_s = since(&mut self.rest_since, rest);
+        let stand_s = since(&mut self.stand_since, standing);
+        let still_s = since(&mut self.still_since, still);
+        if !in_block {
+            return (rest_s >= REST_TO_START_S).then_some(Posture::ReadyToStart);
+        }
+        let stood_up = stretch != StretchType::Standing && stand_s >= STAND_TO_END_S;
+        (stood_up || still_s >= LONG_REST_S).then_some(Posture::Done)
+    }
+}
