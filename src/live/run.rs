@@ -329,17 +329,15 @@ fn print_timeline(session: &mut LiveSession<'_>, opts: &RunOptions) {
     if v.timeline.is_empty() {
         return;
     }
-    let mut e = std::io::stderr().lock();
     for line in v.timeline.drain(..) {
-        let _ = writeln!(e, "stretchwatch: {line}");
+        eprintln!("stretchwatch: {line}");
     }
     if v.bell {
         v.bell = false;
         if opts.bell {
-            let _ = e.write_all(b"\x07");
+            eprint!("\x07");
         }
     }
-    let _ = e.flush();
 }
 
 /// After the consumer stops: let the producers finish (stop writes, disconnects) and log them.

@@ -129,6 +129,21 @@ pub struct AnglesCsvSink<W: Write> {
     w: AnglesCsvWriter<W>,
 }
 
+impl<W: Write> AnglesCsvSink<W> {
+    /// Writes to `out`; `name` names it in errors.
+    pub fn new(out: W, name: impl Into<PathBuf>) -> Result<Self, SinkError> {
+        let path = name.into();
+        let w = AnglesCsvWriter::new(out).map_err(|e| SinkError::io(&path, e))?;
+        Ok(AnglesCsvSink { path, w })
+    }
+
+    /// The writer back (tests read what was written).
+    pub fn into_inner(self) -> Result<W, SinkError> {
+        let path = self.path;
+        self.w.finish().map_err(|e| SinkError::io(&path, e))
+    }
+}
+
 impl AnglesCsvSink<BufWriter<File>> {
     /// Creates `path` and writes the column line.
     pub fn create(path: &Path) -> Result<Self, SinkError> {
@@ -169,6 +184,13 @@ impl<W: Write> JsonEventsSink<W> {
             name: name.into(),
             out,
         }
+    }
+}
+
+impl<W: Write> JsonEventsSink<W> {
+    /// The writer back (tests read what was written).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
