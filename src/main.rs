@@ -534,7 +534,11 @@ struct ReplayArgs {
     db: Option<PathBuf>,
 }
 
-fn load_form_config(args: &ReplayArgs, header: &RecordingHeader) -> Result<FormConfig> {
+fn load_form_config(
+    args: &ReplayArgs,
+    header: &RecordingHeader,
+    file: &Path,
+) -> Result<FormConfig> {
     let mut cfg = match &args.config {
         Some(p) => FormConfig::load(p).map_err(|e| InputError(e.to_string()))?,
         None => FormConfig::default(),
@@ -545,10 +549,18 @@ fn load_form_config(args: &ReplayArgs, header: &RecordingHeader) -> Result<FormC
         .iter()
         .find(|(k, _)| k == "warmup_status")
         .map(|(_, v)| v.clone());
-    if let Some(s) = args.warmup_status.as_deref().or(header_status.as_deref()) {
+    // Name where a bad value came from: the flag, or the recording's header.
+    if let Some(s) = args.warmup_status.as_deref() {
         cfg.warmup.status = s
             .parse::<WarmupStatus>()
             .map_err(|e| InputError(format!("--warmup-status: {e}")))?;
+    } else if let Some(s) = header_status.as_deref() {
+        cfg.warmup.status = s.parse::<WarmupStatus>().map_err(|e| {
+            InputError(format!(
+                "{}: header key 'warmup_status': {e}",
+                file.display()
+            ))
+        })?;
     }
     if let Some(b) = args.baseline_deg
         && !(b.is_finite() && (0.0..=180.0).contains(&b))
@@ -563,7 +575,9 @@ fn load_form_config(args: &ReplayArgs, header: &RecordingHeader) -> Result<FormC
 struct ReplaySink {
     engine: FormEngine,
     angles: Option<AnglesCsvWriter<std::io::BufWriter<std::fs::File>>>,
-    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    /// Everything for stdout, written only once the whole input has been read: an input
+    /// error found late in a file leaves stdout empty (no partial event stream).
+    out: Vec<u8>,
     json: bool,
     quiet: bool,
     timeline_started: bool,
@@ -657,7 +671,7 @@ fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> {
         .map_err(|e| input_err(e.into()))?
         .header()
         .clone();
-    let cfg = load_form_config(args, &header)?;
+    let cfg = load_form_config(args, &header, file)?;
     let ctx = form_context(args, &header, &cfg, file)?;
     let opts = ReplayOptions {
         skip_bad_rows: args.skip_bad_rows,
@@ -678,7 +692,7 @@ fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> {
     let mut sink = ReplaySink {
         engine: FormEngine::new(cfg, ctx),
         angles,
-        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        out: Vec::new(),
         json: args.json,
         quiet,
         timeline_started: false,
@@ -739,7 +753,9 @@ fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> {
             eprintln!("{stored}");
         }
     }
-    out.flush()?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out)?;
+    stdout.flush()?;
     Ok(())
 }
 
@@ -771,6 +787,13 @@ fn print_summary(file: &Path, s: &ReplaySummary, o: &mut dyn Write) -> Result<()
                 r
             )?;
         }
+    }
+    if s.implausible_samples > 0 {
+        writeln!(
+            o,
+            "data        {} impossible sensor readings ignored (beyond 50 g or 70 rad/s, or not numbers)",
+            s.implausible_samples
+        )?;
     }
     if s.gap_frames > 0 {
         writeln!(

@@ -33,6 +33,18 @@ pub enum ReplayError {
         /// Underlying problem.
         source: CalibrationError,
     },
+    /// A sensor's samples arrive at a rate no supported sensor streams at.
+    #[error(
+        "{file}: {role} samples arrive at {rate_hz:.3} Hz; expected 10 to 2000 Hz (if the time column is right, add a '# rate_hz: N' header line)"
+    )]
+    Rate {
+        /// Recording.
+        file: PathBuf,
+        /// Sensor.
+        role: SensorRole,
+        /// Estimated rate, Hz.
+        rate_hz: f64,
+    },
     /// The recording has no samples of a sensor the pipeline needs.
     #[error(
         "{file}: no {role} samples in the recording (stretchwatch needs thigh and shank sensors)"
@@ -79,6 +91,8 @@ pub struct ReplaySummary {
     pub rate_hz: f64,
     /// Rows skipped with `--skip-bad-rows`.
     pub skipped_rows: usize,
+    /// Samples dropped as physically implausible ([`crate::limits`]).
+    pub implausible_samples: u64,
     /// Min and max knee flexion over the exercise block.
     pub knee_range_deg: Option<(f64, f64)>,
     /// Min and max leg-raise angle over the exercise block.
@@ -160,6 +174,15 @@ fn prepare(
             .rate_hz
             .unwrap_or_else(|| estimate_rate(&head, SensorRole::ALL[i]))
     });
+    for (i, r) in sensor_rates_hz.iter().enumerate() {
+        if seen[i] && !crate::limits::RATE_HZ.contains(r) {
+            return Err(ReplayError::Rate {
+                file: path.to_path_buf(),
+                role: SensorRole::ALL[i],
+                rate_hz: *r,
+            });
+        }
+    }
     let rate_hz = sensor_rates_hz[SensorRole::Thigh.index()];
     let (profile, from_recording) = match &opts.calibration {
         Some(p) => (
@@ -430,6 +453,11 @@ fn run(
     let block = prep.header.block_window();
     for s in samples {
         let s = s?;
+        if crate::limits::check(&s).is_err() {
+            // Dropped (and counted) by the pipeline; not part of the recording's span.
+            pipeline.push(&s, |_| {});
+            continue;
+        }
         if sum.t_first_s.is_nan() {
             sum.t_first_s = s.t_s;
         }
@@ -446,5 +474,6 @@ fn run(
             on_frame(a);
         });
     }
+    sum.implausible_samples = pipeline.implausible_samples();
     Ok(sum)
 }
