@@ -43,6 +43,20 @@ pub enum CalibrationError {
         /// Mean accelerometer norm, g.
         acc_g: f64,
     },
+    /// A calibration window runs past the end of the recording.
+    #[error(
+        "header key '{key}': window {start_s} to {end_s} s runs past the end of the recording (last sample at {last_t_s:.2} s); expected times inside the recording"
+    )]
+    WindowOutside {
+        /// Header key of the window.
+        key: &'static str,
+        /// Window start, s.
+        start_s: f64,
+        /// Window end, s.
+        end_s: f64,
+        /// Last sample time, s.
+        last_t_s: f64,
+    },
     /// The knee swings were unusable.
     #[error("knee-axis calibration rejected: {0}")]
     Rejected(String),
@@ -157,25 +171,79 @@ impl CalibrationProfile {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let p: CalibrationProfile =
-            toml::from_str(&text).map_err(|e| err(e.to_string().replace('\n', " ")))?;
+        Self::from_toml_str(&text).map_err(err)
+    }
+
+    /// Parses and checks the text of a profile; the message names the key at fault.
+    pub fn from_toml_str(text: &str) -> Result<Self, String> {
+        let p: CalibrationProfile = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines (a source excerpt): keep it to one.
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })?;
         if p.version != 1 {
-            return Err(err(format!(
-                "unsupported version {} (expected 1)",
-                p.version
-            )));
+            return Err(format!("unsupported version {} (expected 1)", p.version));
         }
-        for (name, s) in p.segments() {
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks every value a profile file could get wrong, naming the key: finite numbers, unit
+    /// and perpendicular axes, biases a real sensor can have, a quality score in [0, 1].
+    pub fn validate(&self) -> Result<(), String> {
+        let finite = |key: String, v: &[f64]| -> Result<(), String> {
+            match v.iter().find(|x| !x.is_finite()) {
+                Some(x) => Err(format!("key '{key}': expected finite numbers, found {x}")),
+                None => Ok(()),
+            }
+        };
+        for (name, s) in self.segments() {
             for (k, a) in [("long_axis", s.long_axis), ("hinge_axis", s.hinge_axis)] {
+                finite(format!("{name}.{k}"), &a)?;
                 let n = Vector3::from(a).norm();
                 if !(0.99..=1.01).contains(&n) {
-                    return Err(err(format!(
-                        "{name}.{k} must be a unit vector (norm {n:.3})"
-                    )));
+                    return Err(format!(
+                        "key '{name}.{k}': expected a unit vector, found norm {n:.3}"
+                    ));
+                }
+            }
+            let cos = Vector3::from(s.long_axis).dot(&Vector3::from(s.hinge_axis));
+            if cos.abs() > 0.05 {
+                return Err(format!(
+                    "key '{name}.hinge_axis': expected an axis perpendicular to {name}.long_axis, found {:.1}° between them",
+                    cos.clamp(-1.0, 1.0).acos().to_degrees()
+                ));
+            }
+            for (k, v, max) in [
+                ("gyro_bias_rad_s", s.gyro_bias_rad_s, 0.5),
+                ("acc_bias_m_s2", s.acc_bias_m_s2, 5.0),
+            ] {
+                finite(format!("{name}.{k}"), &v)?;
+                if let Some(x) = v.iter().find(|x| x.abs() > max) {
+                    return Err(format!(
+                        "key '{name}.{k}': expected components within ±{max}, found {x}"
+                    ));
                 }
             }
         }
-        Ok(p)
+        let q = &self.quality;
+        for (k, v) in [
+            ("knee_residual", q.knee_residual),
+            ("knee_rom_deg", q.knee_rom_deg),
+            ("split_half_deg", q.split_half_deg),
+            ("score", q.score),
+        ] {
+            finite(format!("quality.{k}"), &[v])?;
+        }
+        if !(0.0..=1.0).contains(&q.score) {
+            return Err(format!(
+                "key 'quality.score': expected a score from 0 to 1, found {}",
+                q.score
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -194,6 +262,8 @@ struct WinSample {
 pub const MAX_HINGE_RESIDUAL: f64 = 0.5;
 /// Stillness block length inside the standing window, seconds.
 const STILL_BLOCK_S: f64 = 0.25;
+/// How far a calibration window may run past the last sample, seconds.
+const WINDOW_SLACK_S: f64 = 1.0;
 /// Shortest still stretch of the standing window that is accepted, seconds.
 const MIN_STILL_S: f64 = 1.0;
 
@@ -210,6 +280,8 @@ pub struct Calibrator {
     seen: [bool; 3],
     start_s: f64,
     end_s: f64,
+    /// Time of the latest sample fed, s.
+    last_t_s: f64,
 }
 
 impl Calibrator {
@@ -251,6 +323,7 @@ impl Calibrator {
             seen: [false; 3],
             start_s,
             end_s,
+            last_t_s: f64::NEG_INFINITY,
         })
     }
 
@@ -261,6 +334,11 @@ impl Calibrator {
 
     /// Feeds one sample (in recording order).
     pub fn push(&mut self, s: &ImuSample) {
+        // The same physical limits as the pipeline: one absurd value would poison every mean.
+        if crate::limits::check(s).is_err() {
+            return;
+        }
+        self.last_t_s = self.last_t_s.max(s.t_s);
         let i = s.role.index();
         self.seen[i] = true;
         let q = self.orient[i].update(s.t_s, &s.gyr_rad_s, &s.acc_m_s2);
@@ -287,6 +365,7 @@ impl Calibrator {
     pub fn finish(self) -> Result<CalibrationProfile, CalibrationError> {
         let mut long = [Vector3::zeros(); 3];
         let mut bias = [(Vector3::zeros(), Vector3::zeros()); 3];
+        self.check_windows_inside()?;
         let (t0, t1) = self.still_span()?;
         for role in SensorRole::ALL {
             let i = role.index();
@@ -441,8 +520,50 @@ impl Calibrator {
 
     /// The longest stretch of the standing window in which every sensor is still (form-spec 1.5:
     /// gyro within 3 °/s of its mean, |acc| within 1 g ± 0.05 g), checked in 0.25 s blocks.
+    /// Every window must lie inside the recording: one that runs past the last sample names
+    /// the wrong times (a typo, another recording's header).
+    fn check_windows_inside(&self) -> Result<(), CalibrationError> {
+        let windows = [
+            ("calibration.static", Some(self.static_w)),
+            ("calibration.functional", Some(self.functional_w)),
+            ("pelvis_calibration.functional", self.pelvis_w),
+        ];
+        for (key, w) in windows {
+            let Some(w) = w else { continue };
+            // A window may end a little after the last sample (rounding, a final dropped packet).
+            if self.last_t_s.is_finite() && w.end_s > self.last_t_s + WINDOW_SLACK_S {
+                return Err(CalibrationError::WindowOutside {
+                    key,
+                    start_s: w.start_s,
+                    end_s: w.end_s,
+                    last_t_s: self.last_t_s,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples of sensor `i` with `lo ≤ t < hi`, found by binary search.
+    fn block(&self, i: usize, lo: f64, hi: f64) -> &[WinSample] {
+        let v = &self.all[i];
+        let a = v.partition_point(|s| s.t_s < lo);
+        let b = v.partition_point(|s| s.t_s < hi);
+        &v[a..b.max(a)]
+    }
+
     fn still_span(&self) -> Result<(f64, f64), CalibrationError> {
-        let w = self.static_w;
+        // Only the part of the window that holds samples is searched, so the work is bounded by
+        // the data, not by the times the header names.
+        let first_t_s = self
+            .all
+            .iter()
+            .filter_map(|v| v.first())
+            .map(|s| s.t_s)
+            .fold(f64::INFINITY, f64::min);
+        let w = TimeWindow {
+            start_s: self.static_w.start_s.max(first_t_s),
+            end_s: self.static_w.end_s.min(self.last_t_s),
+        };
         let n_blocks = (w.duration_s() / STILL_BLOCK_S).floor().max(1.0) as usize;
         let mut best = (0usize, 0usize); // (start block, length)
         let mut run_start = 0usize;
@@ -458,11 +579,7 @@ impl Calibrator {
                     if !self.seen[role.index()] {
                         continue;
                     }
-                    let blk: Vec<&WinSample> = self
-                        .window(role.index(), w)
-                        .iter()
-                        .filter(|s| s.t_s >= lo && s.t_s < hi)
-                        .collect();
+                    let blk = self.block(role.index(), lo, hi);
                     if blk.is_empty() {
                         ok = false;
                         continue;

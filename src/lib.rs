@@ -6,6 +6,7 @@
 pub mod calibration;
 pub mod form;
 pub mod kinematics;
+pub mod limits;
 pub mod live;
 pub mod model;
 pub mod orientation;

@@ -100,6 +100,15 @@ pub struct Pipeline {
     last_frame_t_s: Option<f64>,
     stretch: StretchType,
     has_pelvis: bool,
+    /// Implausible samples dropped since the last frame, and in all.
+    implausible_pending: u32,
+    implausible_total: u64,
+}
+
+/// Most frames one sample can complete: a silence up to [`MAX_GAP_FILL_S`] filled at the frame
+/// rate, plus slack. Bounds the frame loop whatever the time stamps.
+fn max_frames_per_push(rate_hz: f64) -> i64 {
+    (MAX_GAP_FILL_S * rate_hz).ceil() as i64 + 4
 }
 
 impl Pipeline {
@@ -149,6 +158,8 @@ impl Pipeline {
             last_frame_t_s: None,
             stretch,
             has_pelvis,
+            implausible_pending: 0,
+            implausible_total: 0,
         }
     }
 
@@ -157,6 +168,11 @@ impl Pipeline {
     pub fn set_stretch(&mut self, stretch: StretchType) {
         self.stretch = stretch;
         self.kin.set_stretch(stretch);
+    }
+
+    /// Samples dropped so far as physically implausible (see [`crate::limits`]).
+    pub fn implausible_samples(&self) -> u64 {
+        self.implausible_total
     }
 
     /// Output frame rate, Hz.
@@ -169,6 +185,16 @@ impl Pipeline {
         let Some(track) = self.tracks[s.role.index()].as_mut() else {
             return; // a sensor the profile does not cover (e.g. an uncalibrated pelvis)
         };
+        // The filter state would never recover from a non-finite or absurd value: drop it and
+        // report it with the next frame.
+        if crate::limits::check(s).is_err() {
+            self.implausible_pending = self.implausible_pending.saturating_add(1);
+            self.implausible_total += 1;
+            return;
+        }
+        if track.cur.is_some_and(|c| s.t_s < c.t_s) {
+            return; // an older time stamp would break the time order interpolation relies on
+        }
         let acc = s.acc_m_s2 - track.acc_bias_m_s2;
         let q = track.orient.update(s.t_s, &s.gyr_rad_s, &acc);
         let w_world_rad_s = q * (s.gyr_rad_s - track.orient.bias_rad_s());
@@ -186,6 +212,7 @@ impl Pipeline {
                 None => return,
             }
         }
+        // Time stamps are bounded by `limits::MAX_TIME_S`, so these casts cannot saturate.
         let k0 = *self
             .next_k
             .get_or_insert_with(|| (ready_t * self.rate_hz - 1e-9).ceil() as i64);
@@ -197,13 +224,15 @@ impl Pipeline {
             k = (ready_t * self.rate_hz - 1e-9).floor() as i64;
             skipped = true;
         }
-        loop {
+        let k_end = k.saturating_add(max_frames_per_push(self.rate_hz));
+        while k < k_end {
             let t = k as f64 / self.rate_hz;
             if t > ready_t + 1e-9 {
                 break;
             }
             let mut frame = self.frame_at(t);
             frame.gap |= std::mem::take(&mut skipped);
+            frame.implausible_samples = std::mem::take(&mut self.implausible_pending);
             emit(&frame);
             k += 1;
         }
@@ -256,6 +285,7 @@ impl Pipeline {
             hip_rate_deg_s: hip_rate,
             leg_raise_rate_deg_s: Some(a.leg_raise_rate_deg_s),
             gap,
+            implausible_samples: 0,
         }
     }
 

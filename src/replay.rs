@@ -28,21 +28,64 @@ pub struct ReplayOptions {
     pub params: PipelineParams,
 }
 
-/// What a replay saw: the header and the session's counters.
+/// What a replay saw: the header and the figures tests check.
 #[derive(Debug, Clone, Default)]
 pub struct ReplaySummary {
     /// Recording header (with markers found between rows).
     pub header: RecordingHeader,
-    /// The session's counters (profile, samples, frames, rate, block ranges).
-    pub session: SessionReport,
+    /// Profile used (the last one, after any recalibration).
+    pub profile: Option<CalibrationProfile>,
+    /// Whether the profile came from the recording itself.
+    pub calibrated_from_recording: bool,
+    /// First sample time, s.
+    pub t_first_s: f64,
+    /// Last sample time, s.
+    pub t_last_s: f64,
+    /// Samples per sensor role (thigh, shank, pelvis).
+    pub samples: [usize; 3],
+    /// Frames emitted.
+    pub frames: usize,
+    /// Frames marked as spanning a gap.
+    pub gap_frames: usize,
+    /// Output rate, Hz.
+    pub rate_hz: f64,
     /// Rows skipped with `--skip-bad-rows`.
     pub skipped_rows: usize,
+    /// Samples dropped as physically implausible ([`crate::limits`]).
+    pub implausible_samples: u64,
+    /// Min and max knee flexion over the exercise blocks.
+    pub knee_range_deg: Option<(f64, f64)>,
+    /// Min and max leg-raise angle over the exercise blocks.
+    pub leg_raise_range_deg: Option<(f64, f64)>,
+    /// Min and max hip flexion over the exercise blocks.
+    pub hip_range_deg: Option<(f64, f64)>,
 }
 
-impl std::ops::Deref for ReplaySummary {
-    type Target = SessionReport;
-    fn deref(&self) -> &SessionReport {
-        &self.session
+impl ReplaySummary {
+    fn from(header: RecordingHeader, r: SessionReport, skipped_rows: usize) -> Self {
+        ReplaySummary {
+            header,
+            profile: r.profile,
+            calibrated_from_recording: r.calibrated_from_recording,
+            t_first_s: r.t_first_s,
+            t_last_s: r.t_last_s,
+            samples: r.samples,
+            frames: r.frames,
+            gap_frames: r.gap_frames,
+            rate_hz: r.rate_hz,
+            skipped_rows,
+            implausible_samples: r.implausible_samples,
+            knee_range_deg: r.knee_range_deg,
+            leg_raise_range_deg: r.leg_raise_range_deg,
+            hip_range_deg: r.hip_range_deg,
+        }
+    }
+
+    /// Sample rate of one sensor over the recording, Hz.
+    pub fn rate_of(&self, role: crate::model::SensorRole) -> Option<f64> {
+        let n = self.samples[role.index()];
+        let d = self.t_last_s - self.t_first_s;
+        (n > 1 && d > 0.0).then(|| (n - 1) as f64 / d)
     }
 }
 
@@ -75,11 +118,7 @@ pub fn replay_file(
         &mut session,
         &mut FrameFn(|f: &crate::session::Frame| on_frame(&f.angles)),
     )?;
-    Ok(ReplaySummary {
-        header: r.header,
-        session: r.session,
-        skipped_rows: r.skipped_rows,
-    })
+    Ok(ReplaySummary::from(r.header, r.session, r.skipped_rows))
 }
 
 /// Calibrates only (what `stretchwatch calibrate FILE` does): the profile of the first
@@ -147,9 +186,5 @@ pub fn replay_samples(
         session.push_sample(s, &mut sink)?;
     }
     let report = session.finish(&mut sink)?;
-    Ok(ReplaySummary {
-        header: header.clone(),
-        session: report,
-        skipped_rows: 0,
-    })
+    Ok(ReplaySummary::from(header.clone(), report, 0))
 }

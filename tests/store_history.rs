@@ -144,6 +144,7 @@ fn a_session_round_trips_samples_angles_events_and_reps() {
             hip_flexion_deg: (i % 7 != 0).then_some(70.0),
             leg_raise_deg: Some(70.0),
             gap: i == 5,
+            implausible_samples: 0,
             ..Default::default()
         })
         .unwrap();

@@ -62,6 +62,7 @@ pub fn load_form_config(
     warmup_status: Option<&str>,
     baseline_deg: Option<f64>,
     header: &RecordingHeader,
+    file: &Path,
 ) -> Result<FormConfig> {
     let mut cfg = match config {
         Some(p) => FormConfig::load(p).map_err(|e| InputError(e.to_string()))?,
@@ -73,10 +74,18 @@ pub fn load_form_config(
         .iter()
         .find(|(k, _)| k == "warmup_status")
         .map(|(_, v)| v.clone());
-    if let Some(s) = warmup_status.or(header_status.as_deref()) {
+    // Name where a bad value came from: the flag, or the recording's header.
+    if let Some(s) = warmup_status {
         cfg.warmup.status = s
             .parse::<WarmupStatus>()
             .map_err(|e| InputError(format!("--warmup-status: {e}")))?;
+    } else if let Some(s) = header_status.as_deref() {
+        cfg.warmup.status = s.parse::<WarmupStatus>().map_err(|e| {
+            InputError(format!(
+                "{}: header key 'warmup_status': {e}",
+                file.display()
+            ))
+        })?;
     }
     if let Some(b) = baseline_deg
         && !(b.is_finite() && (0.0..=180.0).contains(&b))
@@ -96,6 +105,7 @@ pub fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> 
         args.warmup_status.as_deref(),
         args.baseline_deg,
         &rec.header,
+        file,
     )?;
     let mut cfg = rec.session_config(&form.excessive);
     cfg.form = Some(form);
@@ -114,10 +124,11 @@ pub fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> 
         .as_deref()
         .map(AnglesCsvSink::create)
         .transpose()?;
-    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // Everything for stdout is written only once the whole input has been read: an input error
+    // found late in a file leaves stdout empty (no partial event stream). Events are few.
     let (mut json, mut timeline) = match (args.json, quiet) {
-        (true, _) => (Some(JsonEventsSink::new(stdout, "stdout")), None),
-        (false, false) => (None, Some(TimelineSink::new(stdout))),
+        (true, _) => (Some(JsonEventsSink::new(Vec::new(), "stdout")), None),
+        (false, false) => (None, Some(TimelineSink::new(Vec::new()))),
         (false, true) => (None, None),
     };
     let mut store = match &args.save {
@@ -198,10 +209,11 @@ pub fn cmd_replay(file: &Path, args: &ReplayArgs, output: Output) -> Result<()> 
         for note in wording::SAFETY_NOTES {
             writeln!(o, "{note}")?;
         }
-        o.flush()?;
+        out.write_all(o)?;
     }
-    drop(timeline);
-    drop(json);
+    if let Some(j) = json.take() {
+        out.write_all(&j.into_inner())?;
+    }
     if let Some(line) = stored_line {
         // `import` reports on stdout; `replay --save` keeps stdout for the events.
         if quiet {
@@ -264,6 +276,13 @@ fn print_summary(file: &Path, r: &FileReport, o: &mut dyn Write) -> Result<()> {
                 rate
             )?;
         }
+    }
+    if s.implausible_samples > 0 {
+        writeln!(
+            o,
+            "data        {} impossible sensor readings ignored (beyond 50 g or 70 rad/s, or not numbers)",
+            s.implausible_samples
+        )?;
     }
     if s.gap_frames > 0 {
         writeln!(

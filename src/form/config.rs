@@ -70,6 +70,9 @@ pub struct Gaps {
     pub interp_max_s: f64,
     /// Gaps up to this freeze detector state; longer ones pause the hold timer, s.
     pub freeze_max_s: f64,
+    /// Gaps longer than this (a lost sensor, a clock jump) end the running stretch: what the
+    /// person did meanwhile is unknown, s.
+    pub end_rep_s: f64,
 }
 
 impl Default for Gaps {
@@ -77,6 +80,7 @@ impl Default for Gaps {
         Gaps {
             interp_max_s: 0.2,
             freeze_max_s: 1.0,
+            end_rep_s: 10.0,
         }
     }
 }
@@ -683,6 +687,7 @@ impl FormConfig {
             ),
             ("gaps.interp_max_s", c.gaps.interp_max_s, 0.05, 0.5),
             ("gaps.freeze_max_s", c.gaps.freeze_max_s, 0.2, 5.0),
+            ("gaps.end_rep_s", c.gaps.end_rep_s, 2.0, 600.0),
             ("phases.rise_deg", c.phases.rise_deg, 5.0, 20.0),
             ("phases.move_w_dps", c.phases.move_w_dps, 3.0, 15.0),
             ("phases.move_dwell_s", c.phases.move_dwell_s, 0.05, 1.0),

@@ -158,7 +158,14 @@ pub struct FormEngine {
     buf: [Option<Event>; FRAME_EVENTS],
     n_buf: usize,
     finished: bool,
+    /// Samples the pipeline dropped as implausible: in all, and not yet reported.
+    implausible_total: u64,
+    implausible_unreported: u64,
+    implausible_reported_s: f64,
 }
+
+/// Implausible samples are reported at most this often, with the count since the last report.
+const IMPLAUSIBLE_REPORT_S: f64 = 5.0;
 
 impl FormEngine {
     /// An engine for one recording; `cfg` must be valid ([`FormConfig::validate`]).
@@ -187,6 +194,26 @@ impl FormEngine {
             buf: [None; FRAME_EVENTS],
             n_buf: 0,
             finished: false,
+            implausible_total: 0,
+            implausible_unreported: 0,
+            implausible_reported_s: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Reports samples the pipeline dropped as physically implausible, at most every few seconds.
+    fn note_implausible(&mut self, t_s: f64, n: u32, emit: &mut impl FnMut(&Event)) {
+        self.implausible_total += u64::from(n);
+        self.implausible_unreported += u64::from(n);
+        if self.implausible_unreported > 0
+            && t_s - self.implausible_reported_s >= IMPLAUSIBLE_REPORT_S
+        {
+            let count = std::mem::take(&mut self.implausible_unreported);
+            self.implausible_reported_s = t_s;
+            emit(&data_quality::finding(
+                t_s,
+                "implausible_samples",
+                count as f64,
+            ));
         }
     }
 
@@ -337,6 +364,9 @@ impl FormEngine {
     pub fn push(&mut self, a: &JointAngles, emit: &mut impl FnMut(&Event)) {
         let t = a.t_s;
         self.t_last = t;
+        if a.implausible_samples > 0 || self.implausible_unreported > 0 {
+            self.note_implausible(t, a.implausible_samples, emit);
+        }
         let Some(t_prev) = self.t_prev.replace(t) else {
             return;
         };
@@ -408,6 +438,10 @@ impl FormEngine {
     fn end_gap(&mut self, a: &JointAngles, (start_s, theta_before, knee_before): (f64, f64, f64)) {
         let gap_s = a.t_s - start_s;
         let g = self.cfg.gaps;
+        if gap_s > g.end_rep_s {
+            self.end_rep_at_gap(a.t_s, start_s, gap_s);
+            return;
+        }
         if gap_s > g.freeze_max_s {
             self.rep.data_gap |= self.rep.in_rep;
             self.out(data_quality::finding(a.t_s, "gap", gap_s));
@@ -427,6 +461,32 @@ impl FormEngine {
         {
             // The hold timer continues across the gap.
             c.hold.credit_gap(gap_s - c.dt_s);
+        }
+    }
+
+    /// A silence too long to bridge: the running rep ends where the data stopped, reported as
+    /// such, and the phases start again from rest.
+    fn end_rep_at_gap(&mut self, t_s: f64, start_s: f64, gap_s: f64) {
+        self.out(data_quality::finding(t_s, "time_jump", gap_s));
+        if self.block != Block::Auto {
+            return;
+        }
+        let c = self.core.as_mut().expect("core");
+        if c.phase.phase() != Phase::Rest {
+            if c.hold.segment_open() {
+                c.hold.close_segment(start_s);
+            }
+            c.phase.reset();
+            self.close_active(start_s);
+            self.rep.data_gap |= self.rep.in_rep;
+            self.out(Event::Phase {
+                t_s,
+                phase: Phase::Rest,
+                onset_s: r4(start_s),
+            });
+            self.finish_rep(t_s);
+        } else {
+            c.phase.reset();
         }
     }
 
@@ -817,6 +877,10 @@ impl FormEngine {
             self.end_block(t);
         }
         self.drain(t, emit);
+        if self.implausible_unreported > 0 {
+            self.implausible_reported_s = f64::NEG_INFINITY;
+            self.note_implausible(t, 0, emit);
+        }
         let n = (self.reps as usize).min(self.hold_angles.len());
         let session_value_deg = (n > 0).then(|| {
             let mut v = self.hold_angles;
@@ -836,6 +900,7 @@ impl FormEngine {
             warnings_per_min: r4(wpm),
             active_s: r4(self.active_s),
             session_value_deg,
+            implausible_samples: self.implausible_total,
         });
     }
 

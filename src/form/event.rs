@@ -331,6 +331,8 @@ pub enum Event {
         active_s: f64,
         /// Median rep hold angle M, degrees (null without reps).
         session_value_deg: Option<f64>,
+        /// Samples dropped as physically implausible (beyond 50 g, 70 rad/s, or not finite).
+        implausible_samples: u64,
     },
 }
 
@@ -462,6 +464,7 @@ mod tests {
             warnings_per_min: 0.0,
             active_s: 0.0,
             session_value_deg: None,
+            implausible_samples: 0,
         };
         assert!(
             s.to_json()

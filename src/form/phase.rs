@@ -117,6 +117,24 @@ impl PhaseMachine {
         }
     }
 
+    /// Back to REST with no history, as at the start (after a long loss of data).
+    pub fn reset(&mut self) {
+        self.phase = Phase::Rest;
+        self.rest_ring.clear();
+        self.win_ring.clear();
+        self.range.reset();
+        self.m_ring.clear();
+        self.theta_rest_deg = None;
+        self.frozen = false;
+        self.below_since_s = None;
+        self.up_since_s = None;
+        self.rel_since_s = None;
+        self.last_w_above_s = f64::NEG_INFINITY;
+        self.rest_since_s = None;
+        self.next_ref_update_s = f64::INFINITY;
+        self.stayed_above = true;
+    }
+
     /// Current phase.
     pub fn phase(&self) -> Phase {
         self.phase

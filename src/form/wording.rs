@@ -154,6 +154,12 @@ pub fn describe(e: &Event) -> Option<String> {
                 "SYSTEM resting angle {value:.0}° is outside the expected range: re-seat sensor / recalibrate."
             ),
             ("angle_jump", _) => format!("SYSTEM implausible angle jump ({value:.0}°): check the sensor straps."),
+            ("implausible_samples", _) => format!(
+                "SYSTEM {value:.0} impossible sensor readings ignored (beyond 50 g or 70 rad/s): check the sensor and its file."
+            ),
+            ("time_jump", _) => format!(
+                "SYSTEM the recording jumps {value:.0} s ahead; the running stretch ends here."
+            ),
             _ => format!("SYSTEM {kind}"),
         },
         Event::Summary { .. } => return None,
@@ -170,12 +176,13 @@ pub fn summary_lines(e: &Event) -> Vec<String> {
         warnings_per_min,
         active_s,
         session_value_deg,
+        implausible_samples,
         ..
     } = *e
     else {
         return Vec::new();
     };
-    vec![
+    let mut lines = vec![
         format!("reps          {reps} ({aborted_reps} adjustments not counted)"),
         format!(
             "static hold   {total_static_hold_s:.1} s in total — {}",
@@ -193,5 +200,11 @@ pub fn summary_lines(e: &Event) -> Vec<String> {
             ),
             None => "stretch angle unavailable (no counted reps)".into(),
         },
-    ]
+    ];
+    if implausible_samples > 0 {
+        lines.push(format!(
+            "data          {implausible_samples} impossible sensor readings ignored"
+        ));
+    }
+    lines
 }

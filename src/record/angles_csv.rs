@@ -22,7 +22,8 @@ impl<W: Write> AnglesCsvWriter<W> {
     pub fn write(&mut self, a: &JointAngles, phase: Option<&str>) -> std::io::Result<()> {
         write!(self.out, "{:.4}", a.t_s)?;
         for v in [a.knee_flexion_deg, a.hip_flexion_deg, a.leg_raise_deg] {
-            match v {
+            // A value that is not a number is unavailable, never written as "NaN".
+            match v.filter(|x| x.is_finite()) {
                 Some(x) => write!(self.out, ",{x:.3}")?,
                 None => write!(self.out, ",")?,
             }

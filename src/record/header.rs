@@ -1,5 +1,6 @@
 //! The `# key: value` header of an IMU CSV v1 recording (DESIGN 3.1).
 
+use crate::limits;
 use crate::model::{SensorRole, Side, StretchType, TimeWindow};
 
 /// A time-stamped marker line (`# marker: 40.0 block.start`).
@@ -60,25 +61,24 @@ impl RecordingHeader {
                 let (t, label) = value
                     .split_once(char::is_whitespace)
                     .ok_or_else(|| format!("expected 'TIME LABEL' for marker, found '{value}'"))?;
-                let t_s = parse_f64(t)?;
+                let t_s = parse_time(t)?;
                 self.markers.push(Marker {
                     t_s,
                     label: label.trim().to_string(),
                 });
             }
-            "rate_hz" => {
-                let r = parse_f64(value)?;
-                if !(r > 0.0 && r.is_finite()) {
-                    return Err(format!("expected a positive rate_hz, found '{value}'"));
+            "rate_hz" => self.rate_hz = Some(parse_rate_hz(value)?),
+            k => match k
+                .strip_prefix("sensor.")
+                .and_then(|r| r.strip_suffix(".model"))
+            {
+                // `sensor.model` itself has no role between the dots: an unknown key.
+                Some(role_name) if !role_name.is_empty() => {
+                    let role: SensorRole = role_name.parse()?;
+                    self.sensor_models.push((role, value.to_string()));
                 }
-                self.rate_hz = Some(r);
-            }
-            k if k.starts_with("sensor.") && k.ends_with(".model") => {
-                let role_name = &k["sensor.".len()..k.len() - ".model".len()];
-                let role: SensorRole = role_name.parse()?;
-                self.sensor_models.push((role, value.to_string()));
-            }
-            _ => self.extra.push((key.to_string(), value.to_string())),
+                _ => self.extra.push((key.to_string(), value.to_string())),
+            },
         }
         if plan {
             self.plan_entries.push((key.to_string(), value.to_string()));
@@ -170,12 +170,39 @@ fn parse_f64(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("expected a number, found '{}'", s.trim()))
 }
 
+/// A recording time, seconds: finite and within the plausible span of a recording.
+fn parse_time(s: &str) -> Result<f64, String> {
+    let t = parse_f64(s)?;
+    if t.abs() > limits::MAX_TIME_S {
+        return Err(format!(
+            "expected a time within ±{:.0e} s, found '{}'",
+            limits::MAX_TIME_S,
+            s.trim()
+        ));
+    }
+    Ok(t)
+}
+
+/// A nominal sample rate within the range the supported sensor families stream at.
+pub(crate) fn parse_rate_hz(s: &str) -> Result<f64, String> {
+    let r = parse_f64(s)?;
+    if !limits::RATE_HZ.contains(&r) {
+        return Err(format!(
+            "expected a sample rate of {} to {} Hz (the supported sensors stream at 10 to 1666 Hz), found '{}'",
+            limits::RATE_HZ.start(),
+            limits::RATE_HZ.end(),
+            s.trim()
+        ));
+    }
+    Ok(r)
+}
+
 fn parse_window(value: &str) -> Result<TimeWindow, String> {
     let mut it = value.split_whitespace();
     let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else {
         return Err(format!("expected 'START END' in seconds, found '{value}'"));
     };
-    let (start_s, end_s) = (parse_f64(a)?, parse_f64(b)?);
+    let (start_s, end_s) = (parse_time(a)?, parse_time(b)?);
     if end_s <= start_s {
         return Err(format!("window end {end_s} is not after start {start_s}"));
     }

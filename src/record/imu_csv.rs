@@ -14,6 +14,8 @@ const REQUIRED: [&str; 8] = [
     "t_s", "sensor", "ax_m_s2", "ay_m_s2", "az_m_s2", "gx_rad_s", "gy_rad_s", "gz_rad_s",
 ];
 const MAG: [&str; 3] = ["mx_uT", "my_uT", "mz_uT"];
+/// Most columns a recording may have (8 required, 3 magnetometer, the rest ignored).
+const MAX_COLUMNS: usize = 32;
 
 /// Streaming reader: parses the header on open, then yields samples one by one.
 pub struct ImuCsvReader<R: BufRead> {
@@ -25,8 +27,12 @@ pub struct ImuCsvReader<R: BufRead> {
     has_mag: bool,
     n_cols: usize,
     line_no: usize,
+    /// Line of the column line, for the message when it appears again.
+    columns_line: usize,
     buf: String,
     last_t_s: f64,
+    /// Latest time stamp and its line, per sensor: each sensor's times must increase.
+    last_by_role: [(f64, usize); 3],
     skip_bad_rows: bool,
     skipped: usize,
     pending: Option<String>,
@@ -68,8 +74,10 @@ impl<R: BufRead> ImuCsvReader<R> {
             has_mag: false,
             n_cols: 0,
             line_no: 0,
+            columns_line: 0,
             buf: String::with_capacity(256),
             last_t_s: f64::NEG_INFINITY,
+            last_by_role: [(f64::NEG_INFINITY, 0); 3],
             skip_bad_rows,
             skipped: 0,
             pending: None,
@@ -123,6 +131,15 @@ impl<R: BufRead> ImuCsvReader<R> {
         while self.buf.ends_with('\n') || self.buf.ends_with('\r') {
             self.buf.pop();
         }
+        // A spreadsheet saves UTF-8 with a byte-order mark and pads comment lines with empty
+        // cells ("# side: left,,,,,,,"); neither changes what the file says.
+        if self.line_no == 1 && self.buf.starts_with('\u{feff}') {
+            self.buf.drain(..'\u{feff}'.len_utf8());
+        }
+        if self.buf.starts_with('#') {
+            let kept = self.buf.trim_end_matches([',', ' ', '\t']).len();
+            self.buf.truncate(kept);
+        }
         Ok(Some(complete))
     }
 
@@ -171,7 +188,7 @@ impl<R: BufRead> ImuCsvReader<R> {
                 let (k, v) = (k.trim().to_string(), v.trim().to_string());
                 self.header
                     .apply(&k, &v)
-                    .map_err(|m| self.err(self.line_no, Some(&k), m))?;
+                    .map_err(|m| self.err(self.line_no, None, format!("header key '{k}': {m}")))?;
                 continue;
             }
             if self.buf.trim().is_empty() {
@@ -183,6 +200,25 @@ impl<R: BufRead> ImuCsvReader<R> {
 
     fn parse_columns(&mut self) -> Result<(), RecordError> {
         let names: Vec<&str> = self.buf.split(',').map(str::trim).collect();
+        if names.len() > MAX_COLUMNS {
+            return Err(self.err(
+                self.line_no,
+                None,
+                format!(
+                    "column line has {} columns; expected at most {MAX_COLUMNS}",
+                    names.len()
+                ),
+            ));
+        }
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) && (REQUIRED.contains(n) || MAG.contains(n)) {
+                return Err(self.err(
+                    self.line_no,
+                    Some(n),
+                    format!("column '{n}' appears twice in the column line"),
+                ));
+            }
+        }
         for (i, req) in REQUIRED.iter().enumerate() {
             match names.iter().position(|n| n == req) {
                 Some(p) => self.cols[i] = p,
@@ -206,7 +242,14 @@ impl<R: BufRead> ImuCsvReader<R> {
             }
         }
         self.n_cols = names.len();
+        self.columns_line = self.line_no;
         Ok(())
+    }
+
+    /// Whether the current line is the column line again (files concatenated by hand).
+    fn is_column_line(&self) -> bool {
+        self.buf.trim_start().starts_with("t_s")
+            && self.buf.split(',').nth(1).map(str::trim) == Some("sensor")
     }
 
     /// Next sample, `Ok(None)` at end of file.
@@ -227,7 +270,7 @@ impl<R: BufRead> ImuCsvReader<R> {
                 if let Some((k, v)) = rest.trim().split_once(':') {
                     let (k, v) = (k.trim().to_string(), v.trim().to_string());
                     if let Err(m) = self.header.apply(&k, &v) {
-                        let e = self.err(self.line_no, Some(&k), m);
+                        let e = self.err(self.line_no, None, format!("header key '{k}': {m}"));
                         if self.skip_bad_rows {
                             self.skipped += 1;
                             continue;
@@ -240,9 +283,29 @@ impl<R: BufRead> ImuCsvReader<R> {
             if self.buf.trim().is_empty() {
                 continue;
             }
+            if self.is_column_line() {
+                let e = self.err(
+                    self.line_no,
+                    None,
+                    format!(
+                        "the column line appears again (first at line {}); expected a data row",
+                        self.columns_line
+                    ),
+                );
+                if self.skip_bad_rows {
+                    self.skipped += 1;
+                    continue;
+                }
+                return Err(e);
+            }
             match self.parse_row(complete) {
                 Ok(s) => {
-                    self.last_t_s = s.t_s;
+                    // An absurd time stamp (a corrupt row) is dropped downstream; it must not
+                    // make every later row look as if time went backwards.
+                    if crate::limits::within_time(s.t_s) {
+                        self.last_t_s = s.t_s;
+                        self.last_by_role[s.role.index()] = (s.t_s, self.line_no);
+                    }
                     return Ok(Some(s));
                 }
                 Err(e) if self.skip_bad_rows => {
@@ -256,10 +319,10 @@ impl<R: BufRead> ImuCsvReader<R> {
 
     fn parse_row(&self, complete: bool) -> Result<ImuSample, RecordError> {
         let line = self.line_no;
-        // Fields are looked up by position without allocating: at most 16 columns are expected.
+        // Fields are looked up by position without allocating: at most MAX_COLUMNS columns.
         // Fields are short, so a plain byte scan beats `split` (a memchr call per field); cells
         // are trimmed only when they start or end with whitespace.
-        let mut fields: [&str; 16] = [""; 16];
+        let mut fields: [&str; MAX_COLUMNS] = [""; MAX_COLUMNS];
         let mut n = 0;
         let text = self.buf.as_str();
         let mut start = 0;
@@ -275,6 +338,16 @@ impl<R: BufRead> ImuCsvReader<R> {
                 n += 1;
                 start = i + 1;
             }
+        }
+        if n > self.n_cols {
+            return Err(self.err(
+                line,
+                None,
+                format!(
+                    "row has {n} fields; expected {} as in the column line (line {})",
+                    self.n_cols, self.columns_line
+                ),
+            ));
         }
         let field = |i: usize, name: &str| -> Result<&str, RecordError> {
             let p = self.cols[i];
@@ -324,7 +397,7 @@ impl<R: BufRead> ImuCsvReader<R> {
         let mag = if self.has_mag {
             // Empty magnetometer cells mean "not reported" for this row.
             let p = self.cols[8];
-            if p < n && !fields[p.min(15)].is_empty() {
+            if p < n && !fields[p].is_empty() {
                 Some(Vector3::new(
                     num(8, MAG[0])?,
                     num(9, MAG[1])?,
@@ -353,6 +426,16 @@ impl<R: BufRead> ImuCsvReader<R> {
                 format!(
                     "time goes backwards: {t_s} is before the previous row's {}",
                     self.last_t_s
+                ),
+            ));
+        }
+        let (prev_t_s, prev_line) = self.last_by_role[role.index()];
+        if t_s <= prev_t_s {
+            return Err(self.err(
+                line,
+                Some("t_s"),
+                format!(
+                    "{role} time stamp {t_s} repeats the {role} row at line {prev_line}; expected each sensor's times to increase"
                 ),
             ));
         }

@@ -7,6 +7,7 @@
 //! what a crash in the middle of a write leaves.
 
 use super::RecordError;
+use crate::limits;
 use crate::model::SensorRole;
 use crate::protocol::{Family, from_hex, to_hex};
 use serde_json::Value;
@@ -422,12 +423,21 @@ fn parse_header(v: &Value) -> Result<RawLogHeader, String> {
                 .unwrap_or("")
                 .to_string(),
             name: d.get("name").and_then(Value::as_str).map(str::to_string),
-            rate_hz: d
-                .get("rate_hz")
-                .and_then(Value::as_u64)
-                .map(|r| r as u32)
-                .unwrap_or_else(|| family.default_rate_hz()),
-            mtu: d.get("mtu").and_then(Value::as_u64).map(|m| m as u16),
+            rate_hz: match d.get("rate_hz") {
+                None | Some(Value::Null) => family.default_rate_hz(),
+                Some(v) => device_rate_hz(v, role)?,
+            },
+            mtu: match d.get("mtu") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .and_then(|m| u16::try_from(m).ok())
+                        .filter(|m| *m >= 23)
+                        .ok_or_else(|| {
+                            format!("{role} device 'mtu': expected 23 to 65535 bytes, found {v}")
+                        })?,
+                ),
+            },
         });
     }
     if let Some(obj) = v.as_object() {
@@ -443,10 +453,32 @@ fn parse_header(v: &Value) -> Result<RawLogHeader, String> {
     Ok(h)
 }
 
+/// A device's nominal rate: a whole number of Hz inside [`limits::RATE_HZ`].
+fn device_rate_hz(v: &Value, role: SensorRole) -> Result<u32, String> {
+    v.as_u64()
+        .filter(|r| limits::RATE_HZ.contains(&(*r as f64)))
+        .map(|r| r as u32)
+        .ok_or_else(|| {
+            format!(
+                "{role} device 'rate_hz': expected a whole number of {} to {} Hz, found {v}",
+                limits::RATE_HZ.start(),
+                limits::RATE_HZ.end()
+            )
+        })
+}
+
 fn parse_record(v: &Value) -> Result<RawRecord, String> {
     let t_host_s = field(v, "t_host_s")?
         .as_f64()
         .ok_or("field 't_host_s' must be a number")?;
+    // Host times count from the start of the recording; anything beyond the limit is corrupt
+    // and would overflow the clock mapping.
+    if !limits::within_time(t_host_s) {
+        return Err(format!(
+            "field 't_host_s': expected seconds within ±{:.0e}, found {t_host_s}",
+            limits::MAX_TIME_S
+        ));
+    }
     let dir = str_field(v, "dir")?;
     if dir == "marker" {
         return Ok(RawRecord {

@@ -149,6 +149,7 @@ fn to_joint_angles(a: &AngleFrame) -> JointAngles {
         leg_raise_deg: a.leg_raise_deg,
         pelvic_tilt_deg: a.pelvic_tilt_deg,
         gap: a.gap,
+        implausible_samples: 0,
         ..Default::default()
     }
 }

@@ -27,9 +27,11 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The figures as the form stage's `summary` event (for the shared wording).
-    pub fn as_summary_event(&self, t_s: f64) -> Event {
+    /// The figures as the form stage's `summary` event (for the shared wording), with the count
+    /// of samples dropped as implausible.
+    pub fn as_summary_event(&self, t_s: f64, implausible_samples: u64) -> Event {
         Event::Summary {
+            implausible_samples,
             t_s,
             reps: self.reps,
             aborted_reps: self.aborted_reps,
@@ -83,6 +85,8 @@ pub struct Summary {
     pub overall: Figures,
     /// Per side, left then right (`None`: no block of that side).
     pub per_side: [Option<Figures>; 2],
+    /// Samples dropped as physically implausible over the recording.
+    pub implausible_samples: u64,
 }
 
 /// One output event of a session.
@@ -157,7 +161,10 @@ impl SessionEvent {
                 s
             }
             SessionEvent::Summary(sum) => {
-                let mut s = sum.overall.as_summary_event(sum.t_s).to_json();
+                let mut s = sum
+                    .overall
+                    .as_summary_event(sum.t_s, sum.implausible_samples)
+                    .to_json();
                 s.pop();
                 s.push_str(",\"per_side\":{");
                 let mut first = true;
@@ -205,7 +212,7 @@ impl SessionEvent {
 /// The summary lines of a session: the whole recording, then each side when both were stretched
 /// (or when the session is not of one block).
 pub fn summary_lines(s: &Summary) -> Vec<String> {
-    let mut out = wording::summary_lines(&s.overall.as_summary_event(s.t_s));
+    let mut out = wording::summary_lines(&s.overall.as_summary_event(s.t_s, s.implausible_samples));
     let sides: Vec<(Side, &Figures)> = [Side::Left, Side::Right]
         .into_iter()
         .zip(&s.per_side)
@@ -271,6 +278,7 @@ mod tests {
             t_s: 120.0,
             overall: f,
             per_side: [Some(f), None],
+            implausible_samples: 0,
         });
         let text = s.to_json();
         assert!(text.starts_with(r#"{"event":"summary","t_s":120.0,"reps":2"#));

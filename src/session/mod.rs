@@ -61,6 +61,18 @@ pub enum SessionError {
     /// The recording is unreadable or malformed.
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
+    /// A sensor's samples arrive at a rate no supported sensor streams at.
+    #[error(
+        "{file}: {role} samples arrive at {rate_hz:.3} Hz; expected 10 to 2000 Hz (if the time column is right, add a '# rate_hz: N' header line)"
+    )]
+    Rate {
+        /// Recording.
+        file: PathBuf,
+        /// Sensor.
+        role: SensorRole,
+        /// Estimated rate, Hz.
+        rate_hz: f64,
+    },
 }
 
 /// Excessive-range baselines (B with its Δ) for the blocks of a session.
@@ -197,6 +209,8 @@ pub struct SessionReport {
     pub frames: usize,
     /// Frames marked as spanning a gap.
     pub gap_frames: usize,
+    /// Samples dropped as physically implausible ([`crate::limits`]).
+    pub implausible_samples: u64,
     /// Output rate, Hz.
     pub rate_hz: f64,
     /// Min and max knee flexion inside blocks.
@@ -495,6 +509,16 @@ impl Session {
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         sink.output(&Output::Sample(s))?;
+        if crate::limits::check(s).is_err() {
+            // Not part of the recording's span: the pipeline drops and counts it (the form stage
+            // reports it); before the pipeline exists it waits with the others, in order.
+            match self.stage {
+                Stage::Running if self.pipeline.is_some() => self.pipe(s, sink)?,
+                Stage::Failed => {}
+                _ => self.held.push(*s),
+            }
+            return Ok(());
+        }
         let i = s.role.index();
         self.seen[i] = true;
         self.report.samples[i] += 1;
@@ -544,14 +568,24 @@ impl Session {
         }
     }
 
-    fn rates(&mut self) -> [f64; 3] {
+    fn rates(&mut self) -> Result<[f64; 3], SessionError> {
         if let Some(r) = self.rates_hz {
-            return r;
+            return Ok(r);
         }
         let r: [f64; 3] = std::array::from_fn(|i| estimate_rate(&self.held, SensorRole::ALL[i]));
+        for (i, rate_hz) in r.iter().enumerate() {
+            if self.seen[i] && !crate::limits::RATE_HZ.contains(rate_hz) {
+                self.stage = Stage::Failed;
+                return Err(SessionError::Rate {
+                    file: self.cfg.name.clone(),
+                    role: SensorRole::ALL[i],
+                    rate_hz: *rate_hz,
+                });
+            }
+        }
         // Frames follow the thigh's rate.
         self.rates_hz = Some(r);
-        r
+        Ok(r)
     }
 
     fn calibrate_first(
@@ -559,9 +593,12 @@ impl Session {
         w: CalibrationWindows,
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
-        let rates = self.rates();
+        let rates = self.rates()?;
         let result = Calibrator::with_sensor_rates(&w.as_header(), rates).and_then(|mut c| {
-            self.held.iter().for_each(|s| c.push(s));
+            self.held
+                .iter()
+                .filter(|s| crate::limits::check(s).is_ok())
+                .for_each(|s| c.push(s));
             c.finish()
         });
         match result {
@@ -586,7 +623,7 @@ impl Session {
         from_recording: bool,
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
-        let rates = self.rates();
+        let rates = self.rates()?;
         let t = self.held.last().map_or(f64::NAN, |s| s.t_s);
         sink.output(&Output::Calibrated {
             t_s: t,
@@ -686,6 +723,7 @@ impl Session {
         self.last_frame_t_s = a.t_s;
         self.report.frames += 1;
         self.report.gap_frames += a.gap as usize;
+        self.report.implausible_samples += u64::from(a.implausible_samples);
         let mut frame = Frame {
             angles: *a,
             phase: None,
@@ -958,6 +996,7 @@ impl Session {
             },
             overall,
             per_side,
+            implausible_samples: self.report.implausible_samples,
         }
     }
 }

@@ -284,6 +284,10 @@ impl<'a> SessionWriter<'a> {
 
     /// Adds one raw sample (magnetometer values are not stored).
     pub fn push_sample(&mut self, s: &ImuSample) -> StoreResult<()> {
+        // What the pipeline drops as physically impossible is not stored either.
+        if crate::limits::check(s).is_err() {
+            return Ok(());
+        }
         let v = [
             s.acc_m_s2.x as f32,
             s.acc_m_s2.y as f32,
