@@ -145,7 +145,7 @@ enum Command {
         /// Drive the live view from a simulated scenario (S1..S12 or a TOML file) in real time.
         #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["thigh", "shank", "pelvis"])]
         simulate: Option<String>,
-        /// Sensor family the simulated sensors speak (`open` or `witmotion`).
+        /// Sensor family the simulated sensors speak (`open`, `witmotion`, `movesense` or `movella_dot`).
         #[arg(long, default_value = "open")]
         sim_family: String,
         /// Start the simulation this many seconds into the scenario.
@@ -677,10 +677,8 @@ fn cmd_live_sim(
     let family: Family = family
         .parse()
         .map_err(|e: stretchwatch::protocol::ProtocolError| InputError(e.to_string()))?;
-    if !matches!(family, Family::OpenSensor | Family::WitMotion) {
-        return Err(InputError("--sim-family must be open or witmotion".into()).into());
-    }
-    let rate = rate.unwrap_or(100);
+    // Each family at its usual rate unless --rate says otherwise.
+    let rate = rate.unwrap_or(family.default_rate_hz());
     let out = sim::simulate(
         &scn,
         &sim::SimOptions::new(f64::from(rate), sim::Variant::Realistic, 42),

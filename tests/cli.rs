@@ -254,3 +254,67 @@ fn every_subcommand_has_help() {
         assert!(!o.stdout.is_empty());
     }
 }
+
+/// Raw notification logs as `live` records them, one per sensor family (fixtures/raw, made by
+/// `cargo run --example sim_raw_log` from scenario S6: one rep with a 12 s static hold).
+const RAW_LOGS: [&str; 4] = [
+    "raw/s6_open.raw.jsonl",
+    "raw/s6_witmotion.raw.jsonl",
+    "raw/s6_movesense.raw.jsonl",
+    "raw/s6_movella_dot.raw.jsonl",
+];
+
+#[test]
+fn replay_and_import_read_raw_logs_of_every_family() {
+    for (i, name) in RAW_LOGS.iter().enumerate() {
+        let file = fixture(name);
+        let o = run(bin().args(["replay", "--json"]).arg(&file));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let reps: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "rep").collect();
+        assert_eq!(reps.len(), 1, "{name}: {events:?}");
+        let hold = reps[0]["static_hold_s"].as_f64().unwrap();
+        assert!((hold - 12.0).abs() < 1.5, "{name}: static hold {hold}");
+        assert_eq!(reps[0]["block"], 1, "{name}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "block" && e["state"] == "start"),
+            "{name}"
+        );
+        let last = events.last().unwrap();
+        assert_eq!(last["event"], "summary", "{name}");
+        assert_eq!(last["per_side"]["left"]["reps"], 1, "{name}");
+        // The readable replay names the file and the sensors.
+        let o = run(bin().arg("replay").arg(&file));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("rep 1: static hold"), "{name}:\n{text}");
+        assert!(text.contains("sensor      thigh"), "{name}:\n{text}");
+        // And it imports as a session.
+        let db = tmp(&format!("raw_import_{i}.db"));
+        let _ = std::fs::remove_file(&db);
+        let o = run(bin()
+            .arg("--db")
+            .arg(&db)
+            .arg("import")
+            .arg(&file)
+            .args(["--started", "2026-03-01T10:00"]));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("stored session 1 (left supine"),
+            "{name}: {out}"
+        );
+        let o = run(bin().arg("--db").arg(&db).args(["sessions", "show", "1"]));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("12."),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}

@@ -34,7 +34,7 @@ struct Recorded {
 }
 
 /// Runs `scenario` through the live driver as `family` sensors, recording everything.
-async fn live(scenario: &str, family: Family) -> Recorded {
+async fn live(scenario: &str, family: Family, rate_hz: u32) -> Recorded {
     let scn = sim::preset(scenario).unwrap();
     let out = sim::simulate(
         &scn,
@@ -44,7 +44,7 @@ async fn live(scenario: &str, family: Family) -> Recorded {
     if scn.pelvis_sensor {
         roles.push(SensorRole::Pelvis);
     }
-    let devices = sim_devices(&roles, family, 100).unwrap();
+    let devices = sim_devices(&roles, family, rate_hz).unwrap();
     let notes = encode_all(&out.samples, &devices, 1, 0.0, f64::INFINITY).unwrap();
     let cfg = LiveConfig {
         devices: devices.iter().map(|d| d.device.clone()).collect(),
@@ -72,7 +72,11 @@ async fn live(scenario: &str, family: Family) -> Recorded {
         .await
         .unwrap();
     let (view, figures) = session.finish().unwrap();
-    assert!(figures.frames > 5000, "{name}: {} frames", figures.frames);
+    assert!(
+        figures.frames as f64 > 50.0 * f64::from(rate_hz),
+        "{name}: {} frames",
+        figures.frames
+    );
     Recorded {
         raw: outputs.raw_log.unwrap(),
         csv: outputs.imu_csv.unwrap(),
@@ -104,8 +108,8 @@ fn replay(path: &Path) -> (String, String, Vec<Frame>) {
     (ev, an, frames)
 }
 
-async fn live_equals_replay(scenario: &str, family: Family) {
-    let live = live(scenario, family).await;
+async fn live_equals_replay(scenario: &str, family: Family, rate_hz: u32) {
+    let live = live(scenario, family, rate_hz).await;
     for path in [&live.raw, &live.csv] {
         let (events, angles, _) = replay(path);
         assert!(
@@ -141,22 +145,32 @@ async fn live_equals_replay(scenario: &str, family: Family) {
 
 #[tokio::test(start_paused = true)]
 async fn s2_bouncing_open_sensor() {
-    live_equals_replay("S2", Family::OpenSensor).await;
+    live_equals_replay("S2", Family::OpenSensor, 100).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn s2_bouncing_witmotion() {
-    live_equals_replay("S2", Family::WitMotion).await;
+    live_equals_replay("S2", Family::WitMotion, 100).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn s10_seated_with_pelvis_open_sensor() {
-    live_equals_replay("S10", Family::OpenSensor).await;
+    live_equals_replay("S10", Family::OpenSensor, 100).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn s3_hyperextended_knee_witmotion() {
-    live_equals_replay("S3", Family::WitMotion).await;
+    live_equals_replay("S3", Family::WitMotion, 100).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn s1_good_stretch_movesense() {
+    live_equals_replay("S1", Family::Movesense, 104).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn s5_excessive_range_movella_dot() {
+    live_equals_replay("S5", Family::MovellaDot, 60).await;
 }
 
 fn screen(v: &stretchwatch::live::LiveView) -> String {
@@ -244,7 +258,7 @@ fn check_view(raw: &Path, scenario: &str) {
 
 #[tokio::test(start_paused = true)]
 async fn view_shows_engine_hold_and_every_active_warning() {
-    let rec = live("S2", Family::OpenSensor).await;
+    let rec = live("S2", Family::OpenSensor, 100).await;
     check_view(&rec.raw, "S2");
     // The rep's hold at release is what the rep reports.
     let rep = rec

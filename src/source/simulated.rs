@@ -1,7 +1,7 @@
 //! Simulated sensors: the simulator's samples encoded as the notifications real sensors send.
 //!
 //! `stretchwatch live --simulate` and the fake-BlueZ integration test both use this: each sensor
-//! of a simulated recording becomes a WitMotion or open-protocol device whose notifications carry
+//! of a simulated recording becomes a WitMotion, open-protocol, Movesense or Movella DOT device whose notifications carry
 //! the simulated samples, sent when the sample is due. Samples the simulator dropped (its
 //! `realistic` variant) are skipped by the open-protocol counter, as a lossy link would.
 
@@ -48,7 +48,9 @@ pub fn sim_devices(
             writes.extend(setup.after_subscribe);
             let name = match family {
                 Family::OpenSensor => format!("OSP-{role}"),
-                _ => format!("WT901BLE{i:02}"),
+                Family::Movesense => format!("Movesense 22003000{i:02}"),
+                Family::MovellaDot => format!("Xsens DOT {i:02}"),
+                Family::WitMotion => format!("WT901BLE{i:02}"),
             };
             Ok(SimDevice {
                 device: RawDevice {
@@ -140,11 +142,46 @@ pub fn encode_role(
             }
             flush(&mut pending, &mut enc, t_first, t_last)?;
         }
-        other => {
-            return Err(ProtocolError::InvalidArgument {
-                family: other,
-                what: "the simulator can only emit witmotion or open notifications".into(),
-            });
+        Family::Movesense => {
+            // One sample per message, stamped with its sensor time in ms (the firmware batches
+            // several; one keeps dropped samples out of the middle of a message).
+            use crate::protocol::movesense;
+            for s in mine {
+                let t_ms = (s.t_s * 1e3).round().max(0.0) as u64 as u32;
+                for bytes in movesense::encode_imu_message(
+                    movesense::DEFAULT_REFERENCE,
+                    movesense::Measurement::Imu6,
+                    t_ms,
+                    &[DecodedSample::new(s.acc_m_s2, s.gyr_rad_s)],
+                    movesense::MAX_NOTIFICATION_LEN,
+                ) {
+                    out.push(SimNotification {
+                        t_send_s: s.t_s,
+                        role,
+                        char_uuid: movesense::DATA_CHAR_UUID,
+                        bytes,
+                    });
+                }
+            }
+        }
+        Family::MovellaDot => {
+            use crate::protocol::movella_dot::{self, DotPayload, PayloadMode};
+            let mode = PayloadMode::RateQuantitiesWithMag;
+            for s in mine {
+                let p = DotPayload {
+                    timestamp_us: (s.t_s * 1e6).round().max(0.0) as u64 as u32,
+                    acc_m_s2: Some(s.acc_m_s2),
+                    gyr_rad_s: Some(s.gyr_rad_s),
+                    mag_au: Some(Vector3::zeros()),
+                    ..Default::default()
+                };
+                out.push(SimNotification {
+                    t_send_s: s.t_s,
+                    role,
+                    char_uuid: mode.notify_char(),
+                    bytes: movella_dot::encode_payload(mode, &p),
+                });
+            }
         }
     }
     Ok(out)
