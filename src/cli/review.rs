@@ -162,10 +162,10 @@ fn flags(r: &SessionRow) -> String {
     let mut f = Vec::new();
     if let Some(v) = r.review {
         if v.fast_progression.status == FlagStatus::Flag {
-            f.push("D4");
+            f.push("fast-progress");
         }
         if v.asymmetry.status == FlagStatus::Flag {
-            f.push("D8");
+            f.push("asymmetry");
         }
     }
     if !r.finished {
@@ -301,7 +301,7 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         match v.baseline {
             Some(b) => writeln!(
                 o,
-                "baseline    B = {:.1}° from {} sessions, Δ = {:.0}° (D3)",
+                "baseline    {:.1}° from {} sessions, range warning {:.0}° above it",
                 b.b_deg, b.sessions, b.delta_deg
             )?,
             None => writeln!(o, "baseline    none (no earlier sessions in 28 days)")?,
@@ -309,7 +309,7 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         let d4 = v.fast_progression;
         writeln!(
             o,
-            "D4          {} (jump {}, slope {})",
+            "progress    {} (jump {}, slope {})",
             d4.status.as_str(),
             opt(d4.jump_deg, 1, "°"),
             opt(d4.slope_deg_per_week, 1, "°/week")
@@ -317,7 +317,7 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         let d8 = v.asymmetry;
         writeln!(
             o,
-            "D8          {} ({} of {} paired sessions differ > 10°, mean L−R {}{})",
+            "left/right  {} ({} of {} paired sessions differ > 10°, mean L−R {}{})",
             d8.status.as_str(),
             d8.over_limit,
             d8.paired,
@@ -326,6 +326,52 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
                 .map(|s| format!(", {} tighter", s.as_str()))
                 .unwrap_or_default()
         )?;
+    }
+    let events = store.events(id)?;
+    // The blocks of the session (DESIGN 3.3 `block` end objects, as stored).
+    let blocks: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.event == "block")
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.json).ok())
+        .filter(|v| v["state"] == "end")
+        .collect();
+    if !blocks.is_empty() {
+        writeln!(o, "blocks      {}", blocks.len())?;
+    }
+    for b in &blocks {
+        writeln!(
+            o,
+            "  block {}  {} {}  {} reps, static hold {}, session value {}, {} warnings/min",
+            b["block"],
+            b["side"].as_str().unwrap_or("?"),
+            b["stretch"].as_str().unwrap_or("?"),
+            b["reps"],
+            opt(b["total_static_hold_s"].as_f64(), 1, " s"),
+            opt(b["session_value_deg"].as_f64(), 1, "°"),
+            opt(b["warnings_per_min"].as_f64(), 2, "")
+        )?;
+    }
+    if let Some(sum) = events
+        .iter()
+        .rev()
+        .find(|e| e.event == "summary")
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.json).ok())
+        && let Some(sides) = sum["per_side"].as_object()
+        && sides.len() > 1
+    {
+        for (side, f) in sides {
+            writeln!(
+                o,
+                "  {side:<5} side  {} reps, static hold {}{}",
+                f["reps"],
+                opt(f["total_static_hold_s"].as_f64(), 1, " s"),
+                if f["dose_met"] == true {
+                    " (dose met)"
+                } else {
+                    " (below the 60 s dose)"
+                }
+            )?;
+        }
     }
     let reps = store.reps(id)?;
     writeln!(o, "reps        {}", reps.len())?;
@@ -348,7 +394,6 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
             )?;
         }
     }
-    let events = store.events(id)?;
     writeln!(o, "events      {}", events.len())?;
     for e in &events {
         writeln!(o, "  {:>8.2}  {}", e.t_s, e.json)?;

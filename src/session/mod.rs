@@ -757,18 +757,12 @@ impl Session {
         while let Some(item) = self.block_queue.front().copied() {
             match item {
                 PlanItem::BlockStart { t_s, side, stretch } => {
-                    if self.block.is_some() {
-                        // The open block first has to end: at the next end in the queue, or
-                        // where this block starts (blocks do not overlap).
-                        let end = match self
-                            .block_queue
-                            .iter()
-                            .position(|i| matches!(i, PlanItem::BlockEnd { .. }))
-                        {
-                            Some(pos) => self.block_queue.remove(pos).expect("end"),
-                            None => PlanItem::BlockEnd { t_s },
-                        };
-                        self.apply_end(end);
+                    if let Some(b) = self.block {
+                        // The open block has to end first; without an end of its own it ends
+                        // where this one starts (blocks do not overlap).
+                        if b.end_s == f64::INFINITY {
+                            self.apply_end(PlanItem::BlockEnd { t_s });
+                        }
                         return;
                     }
                     self.block_queue.pop_front();
