@@ -913,6 +913,28 @@ impl<'s> LiveSession<'s> {
     }
 
     fn start_block(&mut self) -> Result<(), LiveError> {
+        // With a pelvis sensor the posture tells lying from sitting: the hip is straight lying on
+        // the back and bent about 90° sitting. Without one, the chosen stretch stands.
+        if let Some(hip) = self
+            .sinks
+            .view
+            .angles
+            .and_then(|a| a.pelvic_tilt_deg.and(a.hip_flexion_deg))
+        {
+            let seen = if hip.abs() < 30.0 {
+                Some(StretchType::Supine)
+            } else if (hip - 90.0).abs() < 30.0 {
+                Some(StretchType::Seated)
+            } else {
+                None
+            };
+            if let Some(st) =
+                seen.filter(|st| *st != self.stretch && self.stretch != StretchType::Standing)
+            {
+                self.stretch = st;
+                self.sinks.view.stretch = st;
+            }
+        }
         let item = PlanItem::BlockStart {
             t_s: self.mark_time(),
             side: Some(self.side),
