@@ -121,6 +121,8 @@ enum Command {
     },
     /// Stream from BLE sensors (or the simulator) with live angles, warnings and recording.
     Live(live_cmd::LiveArgs),
+    /// Web app: live page with spoken cues, and the review pages (opens on 127.0.0.1:8787).
+    Serve(serve_cmd::ServeArgs),
     /// Calibrate from a recording's standing and knee-swing windows; print and save the profile.
     Calibrate {
         /// Recording with `calibration.static` and `calibration.functional` header windows.
@@ -292,6 +294,7 @@ fn run(cli: Cli) -> Result<()> {
         } => cmd_calibrate(&file, out, skip_bad_rows),
         Command::Scan { seconds, all } => scan_cmd::cmd_scan(seconds, all),
         Command::Live(args) => live_cmd::cmd_live(args, db),
+        Command::Serve(args) => serve_cmd::cmd_serve(args, db),
     }
 }
 
@@ -305,6 +308,9 @@ use replay_cmd::{Output, ReplayArgs, cmd_calibrate, cmd_replay};
 
 #[path = "cli/live.rs"]
 mod live_cmd;
+
+#[path = "cli/serve.rs"]
+mod serve_cmd;
 
 #[path = "cli/scan.rs"]
 mod scan_cmd;

@@ -163,7 +163,8 @@ fn plots_match_the_store_and_are_valid_files() {
         "one circle per session"
     );
 
-    // Sides: one pair per day, circles = 2 per pair.
+    // Sides: one pair per day, circles = 2 per pair on top and 1 per pair in the difference panel
+    // (a single pair would otherwise leave that panel empty).
     let sides = plots::sides_data(&store, StretchType::Supine).unwrap();
     assert_eq!(sides.pairs.len(), 19);
     assert!(sides.pairs.iter().any(|p| p.d8_flag));
@@ -172,7 +173,7 @@ fn plots_match_the_store_and_are_valid_files() {
     report::render(&sides, &dir.join("sides.svg"), (1100, 700)).unwrap();
     assert_eq!(
         svg(&dir.join("sides.svg")).matches("<circle").count(),
-        2 * 19
+        3 * 19
     );
 
     // Session: traces as stored (decimated), phases and warnings from the events.

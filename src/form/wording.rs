@@ -78,7 +78,7 @@ pub fn describe(e: &Event) -> Option<String> {
             state: State::Off,
             locked_s,
             ..
-        } => format!("knee bend back (straight for {locked_s:.1} s)"),
+        } => format!("knee slightly bent again (it was straight for {locked_s:.1} s)"),
         Event::ExcessiveRange {
             state: State::On,
             cue,

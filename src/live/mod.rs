@@ -271,6 +271,8 @@ struct LiveSinks<'s> {
     in_block: bool,
     frames: u64,
     summary: Option<Summary>,
+    /// Another sink (the web server's), handed every output after the view has taken it in.
+    extra: Option<Box<dyn SessionSink + 's>>,
 }
 
 impl LiveSinks<'_> {
@@ -431,10 +433,16 @@ impl SessionSink for LiveSinks<'_> {
             }
             _ => {}
         }
+        if let Some(x) = self.extra.as_mut() {
+            x.output(out)?;
+        }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
+        if let Some(x) = self.extra.as_mut() {
+            x.finish()?;
+        }
         self.recorder.finish()?;
         self.angles.finish()?;
         self.events.finish()
@@ -599,6 +607,7 @@ impl<'s> LiveSession<'s> {
             in_block: false,
             frames: 0,
             summary: None,
+            extra: None,
         };
         Ok(LiveSession {
             assembler: Assembler::new(&cfg.devices),
@@ -629,6 +638,17 @@ impl<'s> LiveSession<'s> {
     /// Mutable view state (the driver clears the bell and the printed timeline).
     pub fn view_mut(&mut self) -> &mut LiveView {
         &mut self.sinks.view
+    }
+
+    /// Adds a sink that receives every output of the session after the built-in ones (the web
+    /// server pushes frames and events to browsers through it).
+    pub fn add_sink(&mut self, sink: Box<dyn SessionSink + 's>) {
+        self.sinks.extra = Some(sink);
+    }
+
+    /// Whether a block is open.
+    pub fn block_open(&self) -> bool {
+        self.session.block_open()
     }
 
     /// Figures so far.

@@ -153,8 +153,26 @@ fn rolling_median(points: &[ProgressPoint]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn date_label(days: &f64) -> String {
-    format_date_utc(days * 86_400.0)
+/// A date label for ticks on whole days; nothing between days (so no date repeats).
+fn day_label(days: &f64) -> String {
+    if (days - days.round()).abs() < 1e-6 {
+        format_date_utc(days.round() * 86_400.0)
+    } else {
+        String::new()
+    }
+}
+
+/// From the day before the first point to the day after the last, in whole days.
+fn day_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return 0.0..1.0;
+    }
+    (lo.floor() - 1.0)..(hi.ceil() + 1.0)
+}
+
+/// How many tick labels a whole-day range asks for: one per day up to 8.
+fn day_labels(r: &std::ops::Range<f64>) -> usize {
+    ((r.end - r.start).round() as usize + 1).clamp(2, 8)
 }
 
 fn padded_range(lo: f64, hi: f64, pad: f64) -> std::ops::Range<f64> {
@@ -181,7 +199,9 @@ impl Plot for ProgressPlot {
             v_lo = v_lo.min(b - self.mdc_deg);
             v_hi = v_hi.max(b + self.mdc_deg);
         }
-        let x_range = padded_range(t_lo, t_hi, ((t_hi - t_lo) * 0.03).max(0.5));
+        // Whole days, so the date ticks fall on distinct days (no repeated dates).
+        let x_range = day_range(t_lo, t_hi);
+        let n_labels = day_labels(&x_range);
         let y_range = padded_range(v_lo, v_hi, 6.0);
         let y_bottom = y_range.start;
         let (x0, x1) = (x_range.start, x_range.end);
@@ -189,21 +209,22 @@ impl Plot for ProgressPlot {
         let mut chart = ChartBuilder::on(&main)
             .caption(
                 format!(
-                    "Session value, {} stretch (self-stretch angle, wearable estimate)",
+                    "Stretch angle per session, {} stretch (wearable estimate)",
                     self.stretch.as_str()
                 ),
                 (FONT_FAMILY, 22),
             )
             .margin(12)
+            .margin_right(48)
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(x_range, y_range)
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&date_label)
-            .y_desc("session value M (°)")
+            .x_labels(n_labels)
+            .x_label_formatter(&day_label)
+            .y_desc("stretch angle (°)")
             .label_style((FONT_FAMILY, 14))
             .axis_desc_style((FONT_FAMILY, 16))
             .draw()
@@ -243,7 +264,7 @@ impl Plot for ProgressPlot {
                         .map(|p| Circle::new((p.t_days, p.value_deg), 4, c.filled())),
                 )
                 .map_err(e)?
-                .label(format!("{name}: session value"))
+                .label(format!("{name}: stretch angle"))
                 .legend(move |(x, y)| {
                     Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], c.filled())
                 });
@@ -255,7 +276,7 @@ impl Plot for ProgressPlot {
                     TriangleMarker::new((p.t_days, p.value_deg + 3.0), 7, D4_COLOR.filled())
                 }))
                 .map_err(e)?
-                .label("D4: faster progression than typical")
+                .label("faster progress than typical")
                 .legend(|(x, y)| TriangleMarker::new((x + 7, y), 6, D4_COLOR.filled()));
         }
         let d8: Vec<&ProgressPoint> = all().filter(|p| p.d8_flag).collect();
@@ -280,7 +301,7 @@ impl Plot for ProgressPlot {
             .map_err(e)?;
         foot.draw_text(
             &format!(
-                "Changes inside the band may be measurement noise (MDC {:.0}°). Not a clinical test score.",
+                "Changes inside the band (±{:.0}°) may be measurement noise. Not a clinical test score.",
                 self.mdc_deg
             ),
             &(FONT_FAMILY, 14).into_text_style(&foot),
@@ -341,6 +362,8 @@ pub struct SessionPlot {
     pub warnings: Vec<WarningMark>,
     /// Rep labels.
     pub reps: Vec<RepMark>,
+    /// End of the calibration poses (the first block's start, or the first phase), seconds.
+    pub calibration_end_s: Option<f64>,
 }
 
 /// Detector events drawn as warnings (episode `on`/`off`).
@@ -458,6 +481,15 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
         } else {
             "leg raise".into()
         },
+        calibration_end_s: events
+            .iter()
+            .find(|e| e.event == "block" || e.event == "phase")
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.json)
+                    .ok()
+                    .and_then(|v| v.get("onset_s").and_then(serde_json::Value::as_f64))
+                    .unwrap_or(e.t_s)
+            }),
         phases,
         warnings,
         reps,
@@ -508,9 +540,16 @@ impl Plot for SessionPlot {
         let (t_lo, t_hi) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
             (a.min(p.0), b.max(p.0))
         });
-        let (v_lo, v_hi) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.1))
-        });
+        // The calibration poses (standing, knee swings; the thigh hangs at −90° from horizontal
+        // when standing) are not part of the stretch: they are shaded and labelled, and left out
+        // of the angle range so the stretch keeps the height of the plot.
+        let calib_end = self.calibration_end_s.filter(|&c| c > t_lo);
+        let in_exercise = |p: &&(f64, f64)| calib_end.is_none_or(|c| p.0 >= c);
+        let (v_lo, v_hi) = pts()
+            .filter(in_exercise)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
         let y_range = padded_range(v_lo.min(0.0), v_hi, 8.0);
         let (y0, y1) = (y_range.start, y_range.end);
         let mut chart = ChartBuilder::on(root)
@@ -528,6 +567,24 @@ impl Plot for SessionPlot {
             .axis_desc_style((FONT_FAMILY, 16))
             .draw()
             .map_err(e)?;
+        if let Some(c) = calib_end {
+            let grey = BLACK.mix(0.08);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(t_lo, y0), (c, y1)],
+                    grey.filled(),
+                )))
+                .map_err(e)?
+                .label("calibration (standing, knee swings; off the scale)")
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], grey.filled()));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "calibration",
+                    (t_lo + (c - t_lo) * 0.05, y0 + (y1 - y0) * 0.12),
+                    (FONT_FAMILY, 13).into_font().color(&BLACK),
+                )))
+                .map_err(e)?;
+        }
         for name in ["moving_in", "hold", "release"] {
             let Some(c) = phase_color(name) else { continue };
             let spans: Vec<&PhaseSpan> = self.phases.iter().filter(|p| p.phase == name).collect();
@@ -555,38 +612,40 @@ impl Plot for SessionPlot {
             }))
             .map_err(e)?;
         let label_style = (FONT_FAMILY, 13).into_font().color(&BLACK);
-        for r in &self.reps {
+        let mut prev_t = f64::NEG_INFINITY;
+        for (i, r) in self.reps.iter().enumerate() {
             let text = match r.static_hold_s {
                 Some(s) => format!("rep {}: {s:.1} s", r.rep),
                 None => format!("rep {}", r.rep),
             };
+            // Each label sits over its own rep's first hold (the holds after the previous rep),
+            // and neighbours alternate between two rows so long labels never overlap.
             let x = self
                 .phases
                 .iter()
-                .filter(|p| p.phase == "hold" && p.start_s <= r.t_s)
+                .filter(|p| p.phase == "hold" && p.start_s > prev_t && p.start_s <= r.t_s)
                 .map(|p| p.start_s)
                 .fold(r.t_s, f64::min);
+            prev_t = r.t_s;
+            let row = if i % 2 == 0 { 0.06 } else { 0.10 };
             chart
                 .draw_series(std::iter::once(Text::new(
                     text,
-                    (x, y1 - (y1 - y0) * 0.06),
+                    (x, y1 - (y1 - y0) * row),
                     label_style.clone(),
                 )))
                 .map_err(e)?;
         }
+        let clip = |v: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            v.iter().map(|&(t, a)| (t, a.clamp(y0, y1))).collect()
+        };
         chart
-            .draw_series(LineSeries::new(
-                self.knee.iter().copied(),
-                LEFT.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(clip(&self.knee), LEFT.stroke_width(2)))
             .map_err(e)?
             .label("knee flexion")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], LEFT.stroke_width(2)));
         chart
-            .draw_series(LineSeries::new(
-                self.hip.iter().copied(),
-                RIGHT.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(clip(&self.hip), RIGHT.stroke_width(2)))
             .map_err(e)?
             .label(self.hip_label.clone())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RIGHT.stroke_width(2)));
@@ -712,7 +771,9 @@ impl Plot for SidesPlot {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.t_days), b.max(p.t_days))
             });
-        let x_range = padded_range(t_lo, t_hi, ((t_hi - t_lo) * 0.03).max(0.5));
+        // Whole days, so the date ticks fall on distinct days (no repeated dates).
+        let x_range = day_range(t_lo, t_hi);
+        let n_labels = day_labels(&x_range);
         let (v_lo, v_hi) =
             self.pairs
                 .iter()
@@ -730,13 +791,14 @@ impl Plot for SidesPlot {
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(56)
+            .margin_right(48)
             .build_cartesian_2d(x_range.clone(), padded_range(v_lo, v_hi, 5.0))
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&date_label)
-            .y_desc("session value M (°)")
+            .x_labels(n_labels)
+            .x_label_formatter(&day_label)
+            .y_desc("stretch angle (°)")
             .label_style((FONT_FAMILY, 14))
             .axis_desc_style((FONT_FAMILY, 16))
             .draw()
@@ -787,11 +849,12 @@ impl Plot for SidesPlot {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
+            .margin_right(48)
             .build_cartesian_2d(x_range, padded_range(d_lo, d_hi, 3.0))
             .map_err(e)?;
         diff.configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&date_label)
+            .x_labels(n_labels)
+            .x_label_formatter(&day_label)
             .y_desc("left − right (°)")
             .label_style((FONT_FAMILY, 14))
             .axis_desc_style((FONT_FAMILY, 16))
@@ -802,7 +865,10 @@ impl Plot for SidesPlot {
             BLACK.mix(0.07).filled(),
         )))
         .map_err(e)?
-        .label(format!("±{:.0}° (D8 reference)", self.diff_limit_deg))
+        .label(format!(
+            "±{:.0}° (usual difference between sides)",
+            self.diff_limit_deg
+        ))
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLACK.mix(0.15).filled()));
         diff.draw_series(LineSeries::new(
             self.pairs
@@ -813,6 +879,13 @@ impl Plot for SidesPlot {
         .map_err(e)?
         .label("left − right")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+        // A single pair is a point, not a line: every pair gets a marker.
+        diff.draw_series(
+            self.pairs
+                .iter()
+                .map(|p| Circle::new((p.t_days, p.left_deg - p.right_deg), 4, BLACK.filled())),
+        )
+        .map_err(e)?;
         let flagged: Vec<&SidesPair> = self.pairs.iter().filter(|p| p.d8_flag).collect();
         if !flagged.is_empty() {
             diff.draw_series(flagged.iter().map(|p| {
@@ -823,7 +896,7 @@ impl Plot for SidesPlot {
                 )
             }))
             .map_err(e)?
-            .label("D8 asymmetry flag")
+            .label("sides differ more than usual")
             .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(3)));
         }
         diff.configure_series_labels()
@@ -840,6 +913,21 @@ impl Plot for SidesPlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_ticks_fall_on_distinct_whole_days() {
+        // Three sessions over two days: the axis spans whole days and labels each day once.
+        let r = day_range(20_423.3, 20_425.8);
+        assert_eq!((r.start, r.end), (20_422.0, 20_427.0));
+        assert_eq!(day_labels(&r), 6);
+        let labels: Vec<String> = [20_422.0, 20_422.5, 20_423.0, 20_423.5]
+            .iter()
+            .map(day_label)
+            .collect();
+        assert_eq!(labels[1], "");
+        assert_eq!(labels[3], "");
+        assert_ne!(labels[0], labels[2]);
+    }
 
     #[test]
     fn decimation_keeps_extremes() {

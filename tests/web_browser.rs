@@ -1,0 +1,442 @@
+//! The web app in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
+//! driven over WebDriver against `stretchwatch serve --simulate S2`. The live page must show the
+//! bouncing warning within 1 s of the engine's event, the hold ring must reach the rep's static
+//! hold, the spoken cues must be requested (a spy on `speechSynthesis.speak`), the calibration
+//! steps must advance, and the engine-to-page delay must stay within 50 ms (p95). Then the review
+//! pages must list the stored sessions and show the session's reps and warnings. Screenshots go
+//! to `target/web-screenshots/`.
+//!
+//! Chromium and chromedriver are found at `CHROMIUM` / `CHROMEDRIVER` or `/usr/bin/chromium`
+//! and `/usr/bin/chromedriver`. With `CI=true` a missing browser fails the test; elsewhere the
+//! test says loudly that it did not run.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stretchwatch");
+/// Playback speed of the simulation (the whole S2 session with calibration in about 30 s).
+const SPEED: &str = "3";
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(env: &str, default: &str) -> Option<PathBuf> {
+    let p = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    p.exists().then_some(p)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn shots() -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots().join(name), png).unwrap();
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// Polls `script` (returning a value) until `done` accepts it or the time is up.
+async fn wait_for(
+    c: &Client,
+    what: &str,
+    secs: f64,
+    script: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let v = js(c, script).await;
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            t0.elapsed().as_secs_f64() < secs,
+            "timed out after {secs} s waiting for {what}; last value {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn prepare_db(dir: &Path) -> PathBuf {
+    let rec = dir.join("s1.csv");
+    assert!(
+        Command::new(BIN)
+            .args(["simulate", "S1", "--out"])
+            .arg(&rec)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let db = dir.join("sw.db");
+    assert!(
+        Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .arg("import")
+            .arg(&rec)
+            .args(["--started", "2026-11-20T08:00"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_and_review_pages_in_headless_chromium() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(chromium), Some(driver)) = (
+        tool("CHROMIUM", "/usr/bin/chromium"),
+        tool("CHROMEDRIVER", "/usr/bin/chromedriver"),
+    ) else {
+        assert!(
+            !ci,
+            "CI=true but chromium/chromedriver are missing: apt-get install -y chromium chromium-driver"
+        );
+        eprintln!(
+            "\n\n!!!!!!!! web_browser: NOT RUN — chromium and chromedriver not found (apt-get install -y chromium chromium-driver, or set CHROMIUM and CHROMEDRIVER) !!!!!!!!\n\n"
+        );
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("sw-webbrowser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = prepare_db(&dir);
+
+    let mut server = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--simulate",
+            "S2",
+            "--sim-speed",
+            SPEED,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    out.read_line(&mut url).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let _server = Kill(server);
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let wd_port = free_port();
+    let _driver = Kill(
+        Command::new(&driver)
+            .arg(format!("--port={wd_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = dir.join("chromium-profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    let t0 = Instant::now();
+    let c = loop {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{wd_port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if t0.elapsed() < Duration::from_secs(30) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("chromedriver did not start: {e}"),
+        }
+    };
+
+    // ---- live page ----
+    c.goto(&url).await.unwrap();
+    wait_for(&c, "the page script", 10.0, "return !!window.__sw", |v| {
+        v == &json!(true)
+    })
+    .await;
+    // The spy on speech, and an observer noting when the bouncing warning is drawn.
+    js(
+        &c,
+        r#"
+        window.__spy = [];
+        const orig = window.speechSynthesis.speak.bind(window.speechSynthesis);
+        window.speechSynthesis.speak = (u) => { window.__spy.push(u.text); try { orig(u); } catch (e) {} };
+        window.__bounceShown = null;
+        new MutationObserver(() => {
+          if (window.__bounceShown === null && document.querySelector('#warnings li[data-key="bouncing"]'))
+            window.__bounceShown = performance.timeOrigin + performance.now();
+        }).observe(document.getElementById('warnings'), { childList: true, subtree: true });
+        return true;"#,
+    )
+    .await;
+    c.find(Locator::Id("start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Calibration: the steps advance, with a countdown.
+    let steps = wait_for(
+        &c,
+        "two calibration steps",
+        30.0,
+        "return window.__sw.steps",
+        |v| v.as_array().is_some_and(|a| a.len() >= 2),
+    )
+    .await;
+    shot(&c, "live-calibration.png").await;
+    let count = js(
+        &c,
+        "return document.getElementById('calibCount').textContent",
+    )
+    .await;
+    assert!(
+        count.as_str().unwrap().parse::<f64>().is_ok(),
+        "countdown shown: {count}"
+    );
+
+    // Bouncing: drawn within 1 s of the engine's event.
+    let ev = wait_for(
+        &c,
+        "the bouncing warning",
+        90.0,
+        "return window.__sw.events.find(m => m.event.event === 'bouncing' && m.state === 'on') || null",
+        |v| !v.is_null(),
+    )
+    .await;
+    let shown = wait_for(
+        &c,
+        "the warning drawn",
+        2.0,
+        "return window.__bounceShown",
+        |v| !v.is_null(),
+    )
+    .await;
+    let bounce_delay_ms = shown.as_f64().unwrap() - ev["sent_ms"].as_f64().unwrap();
+    let text = js(
+        &c,
+        r#"return document.querySelector('#warnings li[data-key="bouncing"]').textContent"#,
+    )
+    .await;
+    shot(&c, "live-bouncing.png").await;
+    assert!(
+        bounce_delay_ms <= 1000.0,
+        "bouncing drawn {bounce_delay_ms} ms after the engine's event"
+    );
+    assert!(text.as_str().unwrap().contains("no bouncing"), "{text}");
+    let steps_n = steps.as_array().unwrap().len();
+    let all_steps = js(&c, "return window.__sw.steps").await;
+    assert!(
+        all_steps.as_array().unwrap().len() >= steps_n.max(3),
+        "calibration steps: {all_steps}"
+    );
+
+    // The hold ring reaches the rep's static hold.
+    let rep = wait_for(&c, "the rep", 60.0, "return window.__sw.lastRep", |v| {
+        !v.is_null()
+    })
+    .await;
+    let static_hold = rep["static_hold_s"].as_f64().unwrap();
+    let ring = wait_for(
+        &c,
+        "the ring at the rep's hold",
+        2.0,
+        "return Number(document.getElementById('ring').dataset.holdS)",
+        |v| v.as_f64().is_some_and(|h| (h - static_hold).abs() < 0.01),
+    )
+    .await;
+    shot(&c, "live-after-rep.png").await;
+
+    // Spoken cues requested.
+    let spoken = js(&c, "return window.__spy").await;
+    let spoken: Vec<String> = serde_json::from_value(spoken).unwrap();
+    assert!(
+        spoken.iter().any(|s| s == "Ease off, no bouncing"),
+        "spoken: {spoken:?}"
+    );
+    assert!(
+        spoken.iter().any(|s| s == "20 seconds"),
+        "spoken: {spoken:?}"
+    );
+    assert!(
+        spoken.iter().any(|s| s.starts_with("30")),
+        "spoken: {spoken:?}"
+    );
+
+    // The session ends with the simulation and is stored.
+    let status = wait_for(
+        &c,
+        "the stored session",
+        90.0,
+        "return document.getElementById('status').textContent",
+        |v| v.as_str().is_some_and(|s| s.contains("stored (session")),
+    )
+    .await;
+    let stored_id: i64 = status
+        .as_str()
+        .unwrap()
+        .split("session ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(").")
+        .parse()
+        .unwrap();
+    shot(&c, "live-ended.png").await;
+    let lat = js(&c, "return window.__sw.lat").await;
+    let events = js(&c, "return window.__sw.events").await;
+    let events = events.as_array().unwrap();
+    let live_reps = events
+        .iter()
+        .filter(|m| m["event"]["event"] == "rep")
+        .count();
+    let live_warnings = events
+        .iter()
+        .filter(|m| {
+            m["state"] == "on" && (m["severity"] == "warning" || m["severity"] == "advisory")
+        })
+        .count();
+    assert_eq!(live_reps, 1, "S2 has one rep");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|m| m["event"]["event"] == "bouncing" && m["state"] == "on")
+            .count(),
+        1,
+        "S2 has one bouncing episode"
+    );
+    let lat = lat.as_array().unwrap();
+    let of = |kind: Option<&str>| -> Vec<f64> {
+        lat.iter()
+            .filter(|l| kind.is_none_or(|k| l["type"] == k))
+            .filter_map(|l| l["ms"].as_f64())
+            .collect()
+    };
+    let ev_lat = of(Some("event"));
+    let all_lat = of(None);
+    let p95_event = percentile(ev_lat.clone(), 0.95);
+    let p95_all = percentile(all_lat.clone(), 0.95);
+    eprintln!(
+        "web_browser: engine→page delay: events p50 {:.1} ms p95 {:.1} ms max {:.1} ms (n={}); all messages p95 {:.1} ms (n={}); bouncing drawn {:.1} ms after the engine's event; ring {} s = rep static hold {} s; spoken {:?}",
+        percentile(ev_lat.clone(), 0.5),
+        p95_event,
+        percentile(ev_lat.clone(), 1.0),
+        ev_lat.len(),
+        p95_all,
+        all_lat.len(),
+        bounce_delay_ms,
+        ring,
+        static_hold,
+        spoken
+    );
+    assert!(ev_lat.len() >= 5);
+    assert!(p95_event <= 50.0, "event delay p95 {p95_event} ms");
+    assert!(p95_all <= 50.0, "message delay p95 {p95_all} ms");
+
+    // ---- review pages ----
+    let base = url.trim_end_matches('/');
+    c.goto(&format!("{base}/sessions")).await.unwrap();
+    let rows = wait_for(
+        &c,
+        "the session list",
+        10.0,
+        "return document.querySelectorAll('#list tbody tr').length",
+        |v| v.as_u64().is_some_and(|n| n >= 2),
+    )
+    .await;
+    assert_eq!(rows, json!(2), "the imported and the live session");
+    shot(&c, "review-sessions.png").await;
+    c.goto(&format!("{base}/sessions/{stored_id}"))
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "the session page",
+        10.0,
+        "return document.body.dataset.loaded || null",
+        |v| !v.is_null(),
+    )
+    .await;
+    let reps = js(
+        &c,
+        "return document.getElementById('rep-count').textContent",
+    )
+    .await;
+    let warnings = js(
+        &c,
+        "return document.getElementById('warning-count').textContent",
+    )
+    .await;
+    let rep_rows = js(
+        &c,
+        "return document.querySelectorAll('#reps tbody tr').length",
+    )
+    .await;
+    shot(&c, "review-session.png").await;
+    assert_eq!(reps, json!(live_reps.to_string()));
+    assert_eq!(rep_rows, json!(live_reps));
+    assert_eq!(warnings, json!(live_warnings.to_string()));
+    let timeline = js(&c, "return document.getElementById('timeline').textContent").await;
+    assert!(
+        timeline.as_str().unwrap().contains("no bouncing"),
+        "{timeline}"
+    );
+    c.goto(&format!("{base}/progress")).await.unwrap();
+    wait_for(
+        &c,
+        "the progress page",
+        10.0,
+        "return document.querySelectorAll('.sentence').length",
+        |v| v.as_u64().is_some_and(|n| n >= 1),
+    )
+    .await;
+    shot(&c, "review-progress.png").await;
+    c.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
