@@ -255,7 +255,7 @@ impl Plot for ProgressPlot {
                     TriangleMarker::new((p.t_days, p.value_deg + 3.0), 7, D4_COLOR.filled())
                 }))
                 .map_err(e)?
-                .label("D4: faster progression than typical")
+                .label("faster progress than typical")
                 .legend(|(x, y)| TriangleMarker::new((x + 7, y), 6, D4_COLOR.filled()));
         }
         let d8: Vec<&ProgressPoint> = all().filter(|p| p.d8_flag).collect();
@@ -267,7 +267,7 @@ impl Plot for ProgressPlot {
                     }),
                 )
                 .map_err(e)?
-                .label("D8 (along the bottom): left/right differ > 10° in ≥ 3 of 5")
+                .label("along the bottom: left and right differ by more than 10° in 3 of 5 sessions")
                 .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(2)));
         }
         chart
@@ -280,7 +280,7 @@ impl Plot for ProgressPlot {
             .map_err(e)?;
         foot.draw_text(
             &format!(
-                "Changes inside the band may be measurement noise (MDC {:.0}°). Not a clinical test score.",
+                "Changes inside the band may be measurement noise (about {:.0}°). Not a clinical test score.",
                 self.mdc_deg
             ),
             &(FONT_FAMILY, 14).into_text_style(&foot),
@@ -802,7 +802,7 @@ impl Plot for SidesPlot {
             BLACK.mix(0.07).filled(),
         )))
         .map_err(e)?
-        .label(format!("±{:.0}° (D8 reference)", self.diff_limit_deg))
+        .label(format!("±{:.0}° (left/right reference)", self.diff_limit_deg))
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLACK.mix(0.15).filled()));
         diff.draw_series(LineSeries::new(
             self.pairs
@@ -823,7 +823,7 @@ impl Plot for SidesPlot {
                 )
             }))
             .map_err(e)?
-            .label("D8 asymmetry flag")
+            .label("left/right difference flag")
             .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(3)));
         }
         diff.configure_series_labels()
