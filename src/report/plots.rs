@@ -267,7 +267,9 @@ impl Plot for ProgressPlot {
                     }),
                 )
                 .map_err(e)?
-                .label("along the bottom: left and right differ by more than 10° in 3 of 5 sessions")
+                .label(
+                    "along the bottom: left and right differ by more than 10° in 3 of 5 sessions",
+                )
                 .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(2)));
         }
         chart
@@ -802,7 +804,10 @@ impl Plot for SidesPlot {
             BLACK.mix(0.07).filled(),
         )))
         .map_err(e)?
-        .label(format!("±{:.0}° (left/right reference)", self.diff_limit_deg))
+        .label(format!(
+            "±{:.0}° (left/right reference)",
+            self.diff_limit_deg
+        ))
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLACK.mix(0.15).filled()));
         diff.draw_series(LineSeries::new(
             self.pairs
