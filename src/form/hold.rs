@@ -250,7 +250,8 @@ impl HoldTracker {
             self.committed_t_s
         }
         .max(self.committed_t_s);
-        if !(now_s > from) {
+        // `from` may be -inf (nothing counted yet) but `now_s` is a frame time: NaN never reaches here.
+        if now_s <= from || now_s.is_nan() {
             return self.acc.static_s;
         }
         let overlap = |a: f64, b: f64| (b.min(now_s) - a.max(from)).max(0.0);

@@ -21,7 +21,7 @@ fn push_fixed(line: &mut Vec<u8>, x: f64, decimals: u32) {
     let scale = 10f64.powi(decimals as i32);
     let scaled = (x * scale).abs();
     let frac = scaled - scaled.floor();
-    if !(scaled < 1e12) || (frac - 0.5).abs() < 1e-6 {
+    if scaled >= 1e12 || scaled.is_nan() || (frac - 0.5).abs() < 1e-6 {
         let _ = write!(line, "{x:.*}", decimals as usize);
         return;
     }
