@@ -45,7 +45,9 @@ pub enum CalibrationError {
     },
     /// A calibration window runs past the end of the recording.
     #[error(
-        "header key '{key}': window {start_s} to {end_s} s runs past the end of the recording (last sample at {last_t_s:.2} s); expected times inside the recording"
+        "header key '{key}': window {} to {} s runs past the end of the recording (last sample at {last_t_s:.2} s); expected times inside the recording",
+        crate::limits::show(*start_s),
+        crate::limits::show(*end_s)
     )]
     WindowOutside {
         /// Header key of the window.

@@ -50,6 +50,16 @@ impl Implausible {
     }
 }
 
+/// A number as a message shows it: plain for everyday magnitudes, in exponent form otherwise,
+/// so a hostile `1e-320` or `1e300` does not print as hundreds of digits.
+pub fn show(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e10).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// Whether `t_s` is a finite time within [`MAX_TIME_S`] (false for NaN).
 pub fn within_time(t_s: f64) -> bool {
     t_s.is_finite() && t_s.abs() <= MAX_TIME_S
@@ -94,6 +104,14 @@ mod tests {
             gyr_rad_s: Vector3::new(gyr, 0.0, 0.0),
             mag_ut: None,
         }
+    }
+
+    #[test]
+    fn messages_show_numbers_compactly() {
+        assert_eq!(show(7.25), "7.25");
+        assert_eq!(show(0.0), "0");
+        assert_eq!(show(1e-320), "1e-320");
+        assert_eq!(show(-3e200), "-3e200");
     }
 
     #[test]

@@ -36,7 +36,7 @@ enum Command {
         /// Print form events as JSON Lines on stdout (DESIGN 3.3) instead of the timeline.
         #[arg(long)]
         json: bool,
-        /// Excessive-range baseline B in degrees (Δ = excessive.delta_deg) for this run.
+        /// Your usual stretch angle in degrees for the range check of this run (warns about 10° beyond it).
         #[arg(long, value_name = "DEG")]
         baseline_deg: Option<f64>,
         /// Form configuration (TOML, any subset of form-spec section 8).
@@ -164,7 +164,7 @@ enum SessionsCommand {
 
 #[derive(Subcommand)]
 enum PlotCommand {
-    /// Session value per session over dates, rolling 7-day median, ±MDC band, D4/D8 flags.
+    /// Stretch angle per session over dates, rolling 7-day median, measurement-noise band, fast-progress and left/right flags.
     Progress {
         /// Stretch type.
         #[arg(long, default_value = "supine")]

@@ -240,6 +240,9 @@ fn routine_blocks_reps_and_dose_per_side() {
         "block 2  left seated",
         "block 3  right supine",
         "block 4  right seated",
+        "left  side  5 reps",
+        "right side  5 reps",
+        "reps        10",
     ] {
         assert!(show.contains(want), "missing {want:?} in\n{show}");
     }

@@ -221,10 +221,10 @@ fn plots_match_the_store_and_are_valid_files() {
     let text = std::fs::read_to_string(&sto).unwrap();
     assert!(text.contains(&format!("nRows={}", angles.len())));
     let body: Vec<&str> = text.lines().skip_while(|l| *l != "endheader").collect();
-    assert_eq!(
-        body[1],
-        "time\tknee_angle_l\thip_flexion_l\tleg_raise_l\tpelvis_tilt"
-    );
+    // No pelvis sensor in this session: no pelvis column, and no NaN anywhere.
+    assert_eq!(body[1], "time\tknee_angle_l\thip_flexion_l\tleg_raise_l");
+    assert!(text.contains("nColumns=4"));
+    assert!(!text.contains("NaN"));
     assert_eq!(body.len(), angles.len() + 2);
-    assert_eq!(body[2].split('\t').count(), 5);
+    assert_eq!(body[2].split('\t').count(), 4);
 }

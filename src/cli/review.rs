@@ -327,51 +327,38 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
                 .unwrap_or_default()
         )?;
     }
-    let events = store.events(id)?;
-    // The blocks of the session (DESIGN 3.3 `block` end objects, as stored).
-    let blocks: Vec<serde_json::Value> = events
-        .iter()
-        .filter(|e| e.event == "block")
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.json).ok())
-        .filter(|v| v["state"] == "end")
-        .collect();
+    let blocks = store.blocks(id)?;
     if !blocks.is_empty() {
         writeln!(o, "blocks      {}", blocks.len())?;
     }
     for b in &blocks {
         writeln!(
             o,
-            "  block {}  {} {}  {} reps, static hold {}, session value {}, {} warnings/min",
-            b["block"],
-            b["side"].as_str().unwrap_or("?"),
-            b["stretch"].as_str().unwrap_or("?"),
-            b["reps"],
-            opt(b["total_static_hold_s"].as_f64(), 1, " s"),
-            opt(b["session_value_deg"].as_f64(), 1, "°"),
-            opt(b["warnings_per_min"].as_f64(), 2, "")
+            "  block {}  {} {}  {:.1} to {:.1} s, {} reps, static hold {:.1} s, session value {}, {} warnings/min",
+            b.block,
+            b.side.as_str(),
+            b.stretch.as_str(),
+            b.t_start_s,
+            b.t_end_s,
+            b.reps,
+            b.total_static_hold_s,
+            opt(b.session_value_deg, 1, "°"),
+            opt(b.warnings_per_min, 2, "")
         )?;
     }
-    if let Some(sum) = events
-        .iter()
-        .rev()
-        .find(|e| e.event == "summary")
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.json).ok())
-        && let Some(sides) = sum["per_side"].as_object()
-        && sides.len() > 1
-    {
-        for (side, f) in sides {
-            writeln!(
-                o,
-                "  {side:<5} side  {} reps, static hold {}{}",
-                f["reps"],
-                opt(f["total_static_hold_s"].as_f64(), 1, " s"),
-                if f["dose_met"] == true {
-                    " (dose met)"
-                } else {
-                    " (below the 60 s dose)"
-                }
-            )?;
+    // Each side over its blocks (a routine stretches both legs).
+    for side in [Side::Left, Side::Right] {
+        let mine: Vec<_> = blocks.iter().filter(|b| b.side == side).collect();
+        if mine.is_empty() || mine.len() == blocks.len() {
+            continue;
         }
+        writeln!(
+            o,
+            "  {:<5} side  {} reps, static hold {:.1} s",
+            side.as_str(),
+            mine.iter().map(|b| b.reps).sum::<u32>(),
+            mine.iter().map(|b| b.total_static_hold_s).sum::<f64>()
+        )?;
     }
     let reps = store.reps(id)?;
     writeln!(o, "reps        {}", reps.len())?;
@@ -394,6 +381,7 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
             )?;
         }
     }
+    let events = store.events(id)?;
     writeln!(o, "events      {}", events.len())?;
     for e in &events {
         writeln!(o, "  {:>8.2}  {}", e.t_s, e.json)?;

@@ -982,4 +982,16 @@ mod tests {
         assert!(e.contains("rise") && e.starts_with("line 2"), "{e}");
         assert!(!e.contains('\n'));
     }
+
+    #[test]
+    fn non_finite_values_are_refused_with_the_key() {
+        for (text, key) in [
+            ("[gaps]\nend_rep_s = nan", "gaps.end_rep_s"),
+            ("[phases]\nrise_deg = inf", "phases.rise_deg"),
+            ("[knee_lock]\nband_deg = [nan, 10.0]", "knee_lock.band_deg"),
+        ] {
+            let e = FormConfig::from_toml_str(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
 }

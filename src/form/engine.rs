@@ -225,12 +225,13 @@ impl FormEngine {
         }
     }
 
-    /// Static hold of the current rep so far (bounce intervals excluded), s; `None` outside HOLD.
-    /// Lags the frames by the hold tracker's short settling delay.
+    /// Static hold of the current rep at the last frame (bounce intervals known so far
+    /// excluded), s; `None` outside HOLD. This is the live timer: the rep's `static_hold_s` is
+    /// this figure once the hold tracker has settled.
     pub fn static_hold_s(&self) -> Option<f64> {
         match (self.block, &self.core) {
             (Block::Auto, Some(c)) if c.phase.phase() == Phase::Hold => {
-                Some(c.hold.static_hold_s())
+                Some(c.hold.static_hold_now_s(self.t_last))
             }
             _ => None,
         }

@@ -66,6 +66,8 @@ pub struct HoldTracker {
     open_excl: [Option<usize>; 2],
     hist: Vec<u32>,
     acc: Acc,
+    /// Time of the last frame counted (or dropped as outside the hold), s.
+    committed_t_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -104,6 +106,7 @@ impl HoldTracker {
                 knee_min: f64::INFINITY,
                 ..Acc::default()
             },
+            committed_t_s: f64::NEG_INFINITY,
         }
     }
 
@@ -196,6 +199,7 @@ impl HoldTracker {
 
     fn commit(&mut self, s: &HoldSample) {
         let t = s.t_s;
+        self.committed_t_s = t;
         let in_hold = self.segs[..self.n_segs]
             .iter()
             .any(|&(a, b)| t >= a && t < b);
@@ -233,6 +237,33 @@ impl HoldTracker {
     /// Static hold counted so far, s (call [`flush`](Self::flush) first for an exact figure).
     pub fn static_hold_s(&self) -> f64 {
         self.acc.static_s
+    }
+
+    /// Static hold at `now_s` as far as it is known: the counted part plus the frames still
+    /// waiting, taken as hold inside the hold segments and outside the bouncing intervals known
+    /// so far. What a live timer shows; it becomes [`static_hold_s`](Self::static_hold_s) as the
+    /// waiting frames are counted (a bounce found later takes back its seconds).
+    pub fn static_hold_now_s(&self, now_s: f64) -> f64 {
+        let from = if self.len > 0 {
+            self.ring[self.head].t_s - self.dt_s
+        } else {
+            self.committed_t_s
+        }
+        .max(self.committed_t_s);
+        // `from` may be -inf (nothing counted yet) but `now_s` is a frame time: NaN never reaches here.
+        if now_s <= from || now_s.is_nan() {
+            return self.acc.static_s;
+        }
+        let overlap = |a: f64, b: f64| (b.min(now_s) - a.max(from)).max(0.0);
+        let held: f64 = self.segs[..self.n_segs]
+            .iter()
+            .map(|&(a, b)| overlap(a, b))
+            .sum();
+        let bounced: f64 = self.excl[..self.n_excl]
+            .iter()
+            .map(|&(a, b)| overlap(a, b))
+            .sum();
+        self.acc.static_s + (held - bounced).max(0.0)
     }
 
     /// Statistics of the rep so far (flushes).

@@ -421,12 +421,21 @@ impl SessionSink for LiveSinks<'_> {
         match out {
             Output::Frame(f) => self.on_frame(f),
             Output::Event(e) => self.on_event(e),
-            Output::Calibrated { t_s, profile, .. } => {
+            Output::Calibrated {
+                t_s,
+                profile,
+                from_recording,
+            } => {
                 self.view.stage = StageView::Running;
+                let what = if *from_recording {
+                    "calibration accepted"
+                } else {
+                    "using the saved calibration"
+                };
                 self.say(
                     *t_s,
                     format!(
-                        "calibration accepted — quality {:.2}. Now lie down (supine) or sit (seated) with the leg straight and rest: the block starts when you are still.",
+                        "{what} — quality {:.2}. Now lie down (supine) or sit (seated) with the leg straight and rest: the block starts when you are still.",
                         profile.quality.score
                     ),
                 );

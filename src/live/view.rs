@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, v: &LiveView) {
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(
-            " · {} stretch, {} leg · {} · {:.1} s · q quits",
+            " · {} stretch, {} leg · {} · {:.1} s · b block · s side · t stretch · c recalibrate · q quits",
             v.stretch.as_str(),
             v.side.as_str(),
             v.source,
@@ -168,11 +168,13 @@ pub fn draw(frame: &mut Frame, v: &LiveView) {
     lines.extend(v.summary.iter().map(|n| Line::from(n.as_str())));
     lines.extend(v.messages.iter().rev().map(|m| Line::from(m.as_str())));
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Warnings and messages "),
-        ),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Warnings and messages "),
+            ),
         areas[4],
     );
 

@@ -204,7 +204,11 @@ fn parse_window(value: &str) -> Result<TimeWindow, String> {
     };
     let (start_s, end_s) = (parse_time(a)?, parse_time(b)?);
     if end_s <= start_s {
-        return Err(format!("window end {end_s} is not after start {start_s}"));
+        return Err(format!(
+            "expected the window's end after its start, found {} to {}",
+            limits::show(start_s),
+            limits::show(end_s)
+        ));
     }
     Ok(TimeWindow { start_s, end_s })
 }

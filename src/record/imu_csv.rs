@@ -246,6 +246,21 @@ impl<R: BufRead> ImuCsvReader<R> {
         Ok(())
     }
 
+    /// A bad last line without a line end is a file cut off mid-row (a crash while recording):
+    /// say so rather than describe the partial cell.
+    fn truncated_or(&self, e: RecordError, complete: bool) -> RecordError {
+        match e {
+            RecordError::Parse { message, .. } if !complete && !message.contains("truncated") => {
+                self.err(
+                    self.line_no,
+                    None,
+                    "truncated last line (file ends mid-row)".into(),
+                )
+            }
+            e => e,
+        }
+    }
+
     /// Whether the current line is the column line again (files concatenated by hand).
     fn is_column_line(&self) -> bool {
         self.buf.trim_start().starts_with("t_s")
@@ -298,7 +313,10 @@ impl<R: BufRead> ImuCsvReader<R> {
                 }
                 return Err(e);
             }
-            match self.parse_row(complete) {
+            match self
+                .parse_row(complete)
+                .map_err(|e| self.truncated_or(e, complete))
+            {
                 Ok(s) => {
                     // An absurd time stamp (a corrupt row) is dropped downstream; it must not
                     // make every later row look as if time went backwards.
@@ -424,8 +442,9 @@ impl<R: BufRead> ImuCsvReader<R> {
                 line,
                 Some("t_s"),
                 format!(
-                    "time goes backwards: {t_s} is before the previous row's {}",
-                    self.last_t_s
+                    "time goes backwards: {} is before the previous row's {}",
+                    crate::limits::show(t_s),
+                    crate::limits::show(self.last_t_s)
                 ),
             ));
         }
@@ -435,7 +454,8 @@ impl<R: BufRead> ImuCsvReader<R> {
                 line,
                 Some("t_s"),
                 format!(
-                    "{role} time stamp {t_s} repeats the {role} row at line {prev_line}; expected each sensor's times to increase"
+                    "{role} time stamp {} repeats the {role} row at line {prev_line}; expected each sensor's times to increase",
+                    crate::limits::show(t_s)
                 ),
             ));
         }

@@ -11,7 +11,8 @@
 //! columns `time`, `knee_angle_<s>`, `hip_flexion_<s>`, `leg_raise_<s>` and `pelvis_tilt`
 //! (`<s>` = `l`/`r`), for OpenSense users. Signs follow stretchwatch (DESIGN 3.4): knee flexion
 //! positive, which is the opposite of gait2392's `knee_angle` (flexion negative); negate that
-//! column for gait2392. Unavailable values are `NaN`. Time is recording seconds.
+//! column for gait2392. A column with no value in the whole session is left out; a value missing
+//! inside a column (a stream gap) is `NaN`, as OpenSim expects. Time is recording seconds.
 
 use super::{ReportError, ReportResult};
 use crate::model::{JointAngles, Side};
@@ -149,7 +150,6 @@ fn to_joint_angles(a: &AngleFrame) -> JointAngles {
         leg_raise_deg: a.leg_raise_deg,
         pelvic_tilt_deg: a.pelvic_tilt_deg,
         gap: a.gap,
-        implausible_samples: 0,
         ..Default::default()
     }
 }
@@ -166,27 +166,36 @@ pub fn export_sto(store: &Store, id: i64, path: &Path) -> ReportResult<()> {
     let mut w = BufWriter::new(File::create(path).map_err(&err)?);
     writeln!(w, "stretchwatch_session_{id}").map_err(&err)?;
     writeln!(w, "version=1").map_err(&err)?;
+    // A column no frame has a value for (the pelvis tilt without a pelvis sensor, the hip in a
+    // seated stretch) is left out rather than written as a column of NaN.
+    type Column = (String, fn(&AngleFrame) -> Option<f64>);
+    let all: [Column; 4] = [
+        (format!("knee_angle_{s}"), |a| a.knee_flexion_deg),
+        (format!("hip_flexion_{s}"), |a| a.hip_flexion_deg),
+        (format!("leg_raise_{s}"), |a| a.leg_raise_deg),
+        ("pelvis_tilt".to_string(), |a| a.pelvic_tilt_deg),
+    ];
+    let columns: Vec<&Column> = all
+        .iter()
+        .filter(|(_, get)| angles.iter().any(|a| get(a).is_some_and(f64::is_finite)))
+        .collect();
     writeln!(w, "nRows={}", angles.len()).map_err(&err)?;
-    writeln!(w, "nColumns=5").map_err(&err)?;
+    writeln!(w, "nColumns={}", columns.len() + 1).map_err(&err)?;
     writeln!(w, "inDegrees=yes").map_err(&err)?;
     writeln!(w, "endheader").map_err(&err)?;
-    writeln!(
-        w,
-        "time\tknee_angle_{s}\thip_flexion_{s}\tleg_raise_{s}\tpelvis_tilt"
-    )
-    .map_err(&err)?;
-    let v = |x: Option<f64>| x.map_or("NaN".to_string(), |x| format!("{x:.4}"));
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    writeln!(w, "time\t{}", names.join("\t")).map_err(&err)?;
     for a in &angles {
-        writeln!(
-            w,
-            "{:.5}\t{}\t{}\t{}\t{}",
-            a.t_s,
-            v(a.knee_flexion_deg),
-            v(a.hip_flexion_deg),
-            v(a.leg_raise_deg),
-            v(a.pelvic_tilt_deg)
-        )
-        .map_err(&err)?;
+        write!(w, "{:.5}", a.t_s).map_err(&err)?;
+        for (_, get) in &columns {
+            // OpenSim's marker for a missing value inside a column (a stream gap).
+            match get(a).filter(|x| x.is_finite()) {
+                Some(x) => write!(w, "\t{x:.4}"),
+                None => write!(w, "\tNaN"),
+            }
+            .map_err(&err)?;
+        }
+        writeln!(w).map_err(&err)?;
     }
     w.flush().map_err(&err)
 }

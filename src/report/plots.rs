@@ -288,7 +288,9 @@ impl Plot for ProgressPlot {
                     }),
                 )
                 .map_err(e)?
-                .label("D8 (along the bottom): left/right differ > 10° in ≥ 3 of 5")
+                .label(
+                    "along the bottom: left and right differ by more than 10° in 3 of 5 sessions",
+                )
                 .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(2)));
         }
         chart
@@ -301,7 +303,7 @@ impl Plot for ProgressPlot {
             .map_err(e)?;
         foot.draw_text(
             &format!(
-                "Changes inside the band (±{:.0}°) may be measurement noise. Not a clinical test score.",
+                "Changes inside the band may be measurement noise (about {:.0}°). Not a clinical test score.",
                 self.mdc_deg
             ),
             &(FONT_FAMILY, 14).into_text_style(&foot),
@@ -866,7 +868,7 @@ impl Plot for SidesPlot {
         )))
         .map_err(e)?
         .label(format!(
-            "±{:.0}° (usual difference between sides)",
+            "±{:.0}° (left/right reference)",
             self.diff_limit_deg
         ))
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLACK.mix(0.15).filled()));
@@ -896,7 +898,7 @@ impl Plot for SidesPlot {
                 )
             }))
             .map_err(e)?
-            .label("sides differ more than usual")
+            .label("left/right difference flag")
             .legend(|(x, y)| Cross::new((x + 7, y), 5, D8_COLOR.stroke_width(3)));
         }
         diff.configure_series_labels()

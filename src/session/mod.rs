@@ -624,7 +624,8 @@ impl Session {
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         let rates = self.rates()?;
-        let t = self.held.last().map_or(f64::NAN, |s| s.t_s);
+        // The latest sample seen: the one that completed the calibration or started the run.
+        let t = self.report.t_last_s;
         sink.output(&Output::Calibrated {
             t_s: t,
             profile: &profile,

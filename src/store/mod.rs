@@ -185,6 +185,29 @@ pub struct SessionSummary {
     pub active_s: Option<f64>,
 }
 
+/// One exercise block of a session (a side and a stretch type) with its figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockRecord {
+    /// 1-based block index.
+    pub block: u32,
+    /// Stretched side.
+    pub side: Side,
+    /// Stretch type.
+    pub stretch: StretchType,
+    /// Start, recording seconds.
+    pub t_start_s: f64,
+    /// End, recording seconds.
+    pub t_end_s: f64,
+    /// Counted reps.
+    pub reps: u32,
+    /// Static hold over the block, s.
+    pub total_static_hold_s: f64,
+    /// Warning episodes per active minute.
+    pub warnings_per_min: Option<f64>,
+    /// Median rep hold angle of the block, degrees.
+    pub session_value_deg: Option<f64>,
+}
+
 /// A stored event: the DESIGN 3.3 object and its name and time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
@@ -508,6 +531,48 @@ impl Store {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The exercise blocks of a session, in order.
+    pub fn blocks(&self, id: i64) -> StoreResult<Vec<BlockRecord>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT block, side, stretch, t_start_s, t_end_s, reps, total_static_hold_s,
+                        warnings_per_min, session_value_deg
+                 FROM blocks WHERE session_id = ?1 ORDER BY block",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([id], |r| {
+                let side: String = r.get(1)?;
+                let stretch: String = r.get(2)?;
+                Ok((
+                    side,
+                    stretch,
+                    BlockRecord {
+                        block: r.get(0)?,
+                        side: Side::Left,
+                        stretch: StretchType::Supine,
+                        t_start_s: r.get(3)?,
+                        t_end_s: r.get(4)?,
+                        reps: r.get(5)?,
+                        total_static_hold_s: r.get(6)?,
+                        warnings_per_min: r.get(7)?,
+                        session_value_deg: r.get(8)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (side, stretch, mut b) = row.map_err(|e| self.err(e))?;
+            // The table's CHECK constraints admit only valid names.
+            b.side = side.parse().unwrap_or(Side::Left);
+            b.stretch = stretch.parse().unwrap_or(StretchType::Supine);
+            out.push(b);
+        }
+        Ok(out)
     }
 
     /// Raw samples of a session, sensors interleaved in time order (magnetometer not stored).

@@ -8,6 +8,7 @@
 //! | 1 | `sessions` (start, side, stretch, source, rate, calibration), `session_sensors`, `sample_chunks`, `angle_chunks`, `events` |
 //! | 2 | `reps` and the session summary columns (`reps`, `total_static_hold_s`, `warnings_per_min`, `session_value_deg`, `active_s`) |
 //! | 3 | history results computed at session end: D3 baseline, D4 fast progression, D8 asymmetry |
+//! | 4 | `blocks`: each exercise block of a session with its side, stretch, span and figures |
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -108,6 +109,25 @@ ALTER TABLE sessions ADD COLUMN d8_paired INTEGER;
 ALTER TABLE sessions ADD COLUMN d8_over_limit INTEGER;
 ALTER TABLE sessions ADD COLUMN d8_mean_diff_deg REAL;
 ALTER TABLE sessions ADD COLUMN d8_tighter_side TEXT;
+",
+    },
+    Migration {
+        version: 4,
+        sql: "
+CREATE TABLE blocks (
+    session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    block INTEGER NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('left', 'right')),
+    stretch TEXT NOT NULL CHECK (stretch IN ('supine', 'seated', 'standing')),
+    t_start_s REAL NOT NULL,
+    t_end_s REAL NOT NULL,
+    reps INTEGER NOT NULL,
+    total_static_hold_s REAL NOT NULL,
+    warnings_per_min REAL,
+    session_value_deg REAL,
+    PRIMARY KEY (session_id, block)
+) WITHOUT ROWID;
+CREATE INDEX blocks_by_stretch ON blocks (stretch, side);
 ",
     },
 ];

@@ -132,6 +132,8 @@ pub struct SessionWriter<'a> {
     events: Vec<EventRecord>,
     reps: Vec<RepRecord>,
     all_reps: Vec<RepRecord>,
+    blocks: Vec<super::BlockRecord>,
+    block_starts: Vec<(u32, f64)>,
     summary: Option<SessionSummary>,
     pending_rows: usize,
     pushed: CommitMark,
@@ -190,6 +192,8 @@ impl<'a> SessionWriter<'a> {
             events: Vec::new(),
             reps: Vec::new(),
             all_reps: Vec::new(),
+            blocks: Vec::new(),
+            block_starts: Vec::new(),
             summary: None,
             pending_rows: 0,
             pushed: CommitMark::default(),
@@ -381,6 +385,27 @@ impl<'a> SessionWriter<'a> {
                 peak_angle_deg: Some(*peak_angle_deg),
                 knee_mean_deg: Some(*knee_mean_deg),
             }),
+            SessionEvent::Block(b) => match &b.figures {
+                None => self.block_starts.push((b.block, b.t_s)),
+                Some(f) => {
+                    let t_start_s = self
+                        .block_starts
+                        .iter()
+                        .find(|(i, _)| *i == b.block)
+                        .map_or(b.t_s, |(_, t)| *t);
+                    self.blocks.push(super::BlockRecord {
+                        block: b.block,
+                        side: b.side,
+                        stretch: b.stretch,
+                        t_start_s,
+                        t_end_s: b.t_s,
+                        reps: f.reps,
+                        total_static_hold_s: f.total_static_hold_s,
+                        warnings_per_min: Some(f.warnings_per_min),
+                        session_value_deg: f.session_value_deg,
+                    });
+                }
+            },
             SessionEvent::Summary(sum) => self.set_summary(&SessionSummary {
                 reps: sum.overall.reps,
                 total_static_hold_s: sum.overall.total_static_hold_s,
@@ -522,6 +547,29 @@ impl<'a> SessionWriter<'a> {
                     ])
                     .map_err(err)?;
             }
+            let mut ins_block = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO blocks (session_id, block, side, stretch, t_start_s, t_end_s,
+                        reps, total_static_hold_s, warnings_per_min, session_value_deg)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(err)?;
+            for b in &self.blocks {
+                ins_block
+                    .execute(params![
+                        id,
+                        b.block,
+                        b.side.as_str(),
+                        b.stretch.as_str(),
+                        b.t_start_s,
+                        b.t_end_s,
+                        b.reps,
+                        b.total_static_hold_s,
+                        b.warnings_per_min,
+                        b.session_value_deg
+                    ])
+                    .map_err(err)?;
+            }
             tx.execute(
                 "UPDATE sessions SET t_first_s = ?1, t_last_s = ?2 WHERE id = ?3",
                 params![self.t_first_s, self.pushed.t_last_s, id],
@@ -532,6 +580,7 @@ impl<'a> SessionWriter<'a> {
         self.closed.clear();
         self.events.clear();
         self.reps.clear();
+        self.blocks.clear();
         self.pending_rows = 0;
         self.last_commit = Instant::now();
         self.committed = CommitMark {
