@@ -432,3 +432,59 @@ fn tempdir() -> Result<PathBuf, WebError> {
     })?;
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_sentence_says_change_span_and_noise_in_plain_words() {
+        let pts = [(0.0, 60.0), (14.0, 66.0), (28.0, 72.4)];
+        assert_eq!(
+            progress_sentence(Side::Left, &pts),
+            "left +12° in 4 weeks, beyond measurement noise"
+        );
+        assert_eq!(
+            progress_sentence(Side::Right, &[(0.0, 70.0), (3.0, 74.0)]),
+            "right +4° in 3 days, within measurement noise"
+        );
+        assert_eq!(
+            progress_sentence(Side::Left, &[(0.0, 70.0), (12.0, 69.9)]),
+            "left unchanged over 12 days, within measurement noise"
+        );
+    }
+
+    #[test]
+    fn stored_events_read_as_movement_not_codes() {
+        let v: Value = serde_json::from_str(
+            r#"{"event":"knee_locked","t_s":30.0,"state":"off","locked_s":13.2,"severity":"ADVISORY"}"#,
+        )
+        .unwrap();
+        let text = describe_stored(&v).unwrap();
+        assert_eq!(
+            text,
+            "knee slightly bent again (it was straight for 13.2 s)"
+        );
+        let b: Value = serde_json::from_str(
+            r#"{"event":"block","t_s":90.0,"state":"end","block":1,"reps":1,"total_static_hold_s":39.6}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            describe_stored(&b).unwrap(),
+            "block 1 ends: 1 rep, static hold 39.6 s"
+        );
+    }
+
+    #[test]
+    fn goals_out_of_range_are_refused() {
+        let mut g = Goals::default();
+        assert!(g.validate().is_ok());
+        g.hold_per_rep_s = 0.5;
+        assert!(g.validate().is_err());
+        g = Goals {
+            target_angle_deg: Some(400.0),
+            ..Goals::default()
+        };
+        assert!(g.validate().is_err());
+    }
+}

@@ -6,6 +6,12 @@ const $ = (id) => document.getElementById(id);
 let state = null;
 let audio = null;
 let blockOpen = false;
+let goals = null;
+SW.get("/api/goals").then((g) => {
+  goals = g;
+  $("goalText").textContent = "Your goals: " + g.hold_per_rep_s + " s per rep, " + g.dose_per_side_s + " s per side" +
+    (g.target_angle_deg === null ? "" : ", target angle " + g.target_angle_deg + "° (blue mark)") + ".";
+}).catch(() => {});
 
 function now() { return performance.timeOrigin + performance.now(); }
 
@@ -68,6 +74,10 @@ function drawState(s) {
     $("baseMark").style.left = pct(s.baseline_deg, SCALE.lo, SCALE.hi) + "%";
     $("limitMark").style.left = pct(s.limit_deg, SCALE.lo, SCALE.hi) + "%";
     $("baselineText").textContent = "Your usual hold angle " + Math.round(s.baseline_deg) + "°; the green zone ends where \u201cfurther than usual\u201d starts (" + Math.round(s.limit_deg) + "°).";
+  }
+  if (goals && goals.target_angle_deg !== null) {
+    $("targetMark").hidden = false;
+    $("targetMark").style.left = pct(goals.target_angle_deg, SCALE.lo, SCALE.hi) + "%";
   }
   const k = s.knee_deg;
   $("knee").textContent = k === null || k === undefined ? "–" : Math.round(k);
