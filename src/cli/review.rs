@@ -45,6 +45,40 @@ fn open_store(db: Option<PathBuf>) -> Result<Store> {
     Ok(Store::open(&path)?)
 }
 
+/// The store for reviewing: a database that does not exist is an error (a mistyped `--db` must
+/// not look like an empty history), not a new empty file.
+fn open_existing(db: Option<PathBuf>) -> Result<Store> {
+    let path = match db {
+        Some(p) => p,
+        None => store::default_path()?,
+    };
+    if !path.exists() {
+        return Err(InputError(format!(
+            "{}: no session database there (check --db; live, import and replay --save create it)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Store::open(&path)?)
+}
+
+/// `1 rep`, `2 reps`.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A history check's result in plain words.
+fn status_words(s: store::history::FlagStatus, flagged: &str) -> &str {
+    use store::history::FlagStatus;
+    match s {
+        FlagStatus::InsufficientData => "not enough sessions yet",
+        FlagStatus::No => "as usual",
+        FlagStatus::Flag => flagged,
+        FlagStatus::Cleared => "back to usual",
+    }
+}
+
 fn parse_side(s: Option<&str>) -> Result<Option<Side>> {
     s.map(|s| {
         s.parse()
@@ -202,7 +236,7 @@ pub fn write_list(out: &mut dyn std::io::Write, rows: &[SessionRow]) -> std::io:
 
 /// `sessions list|show|delete`.
 pub fn cmd_sessions(db: Option<PathBuf>, action: SessionsCommand) -> Result<()> {
-    let mut store = open_store(db)?;
+    let mut store = open_existing(db)?;
     let mut o = std::io::stdout().lock();
     match action {
         SessionsCommand::List { side, stretch } => {
@@ -290,8 +324,8 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
     if let Some(s) = r.summary {
         writeln!(
             o,
-            "summary     {} reps, static hold {:.1} s, session value {}, {} warnings/min",
-            s.reps,
+            "summary     {}, static hold {:.1} s, stretch angle {}, {} warnings per minute",
+            count(s.reps, "rep", "reps"),
             s.total_static_hold_s,
             opt(s.session_value_deg, 1, "°"),
             opt(s.warnings_per_min, 2, "")
@@ -301,29 +335,34 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         match v.baseline {
             Some(b) => writeln!(
                 o,
-                "baseline    {:.1}° from {} sessions, range warning {:.0}° above it",
-                b.b_deg, b.sessions, b.delta_deg
+                "usual angle {:.1}° from {}; \"further than usual\" starts {:.0}° above it",
+                b.b_deg,
+                count(b.sessions as u64, "earlier session", "earlier sessions"),
+                b.delta_deg
             )?,
-            None => writeln!(o, "baseline    none (no earlier sessions in 28 days)")?,
+            None => writeln!(
+                o,
+                "usual angle none yet (no earlier sessions in the last 28 days)"
+            )?,
         }
         let d4 = v.fast_progression;
         writeln!(
             o,
-            "progress    {} (jump {}, slope {})",
-            d4.status.as_str(),
+            "progress    {} (jump {}, trend {})",
+            status_words(d4.status, "faster than typical: go gently"),
             opt(d4.jump_deg, 1, "°"),
             opt(d4.slope_deg_per_week, 1, "°/week")
         )?;
         let d8 = v.asymmetry;
         writeln!(
             o,
-            "left/right  {} ({} of {} paired sessions differ > 10°, mean L−R {}{})",
-            d8.status.as_str(),
+            "left/right  {} ({} of {} differ by more than 10°, mean left − right {}{})",
+            status_words(d8.status, "the sides differ more than usual"),
             d8.over_limit,
-            d8.paired,
+            count(d8.paired as u64, "pair of sessions", "pairs of sessions"),
             opt(d8.mean_diff_deg, 1, "°"),
             d8.tighter
-                .map(|s| format!(", {} tighter", s.as_str()))
+                .map(|s| format!(", the {} side reaches less far", s.as_str()))
                 .unwrap_or_default()
         )?;
     }
@@ -334,13 +373,13 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
     for b in &blocks {
         writeln!(
             o,
-            "  block {}  {} {}  {:.1} to {:.1} s, {} reps, static hold {:.1} s, session value {}, {} warnings/min",
+            "  block {}  {} {}  {:.1} to {:.1} s, {}, static hold {:.1} s, stretch angle {}, {} warnings per minute",
             b.block,
             b.side.as_str(),
             b.stretch.as_str(),
             b.t_start_s,
             b.t_end_s,
-            b.reps,
+            count(b.reps, "rep", "reps"),
             b.total_static_hold_s,
             opt(b.session_value_deg, 1, "°"),
             opt(b.warnings_per_min, 2, "")
@@ -354,9 +393,9 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         }
         writeln!(
             o,
-            "  {:<5} side  {} reps, static hold {:.1} s",
+            "  {:<5} side  {}, static hold {:.1} s",
             side.as_str(),
-            mine.iter().map(|b| b.reps).sum::<u32>(),
+            count(mine.iter().map(|b| b.reps).sum::<u32>(), "rep", "reps"),
             mine.iter().map(|b| b.total_static_hold_s).sum::<f64>()
         )?;
     }
@@ -382,16 +421,25 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
         }
     }
     let events = store.events(id)?;
-    writeln!(o, "events      {}", events.len())?;
-    for e in &events {
-        writeln!(o, "  {:>8.2}  {}", e.t_s, e.json)?;
+    writeln!(
+        o,
+        "timeline    {}",
+        count(events.len() as u64, "event", "events")
+    )?;
+    for e in events.iter().filter(|e| e.event != "summary") {
+        // The stored object in plain words; `export --format csv` gives the fields.
+        let text = serde_json::from_str(&e.json)
+            .ok()
+            .and_then(|v| stretchwatch::report::events::describe_stored(&v))
+            .unwrap_or_else(|| e.event.replace('_', " "));
+        writeln!(o, "  {:>8.2} s  {text}", e.t_s)?;
     }
     Ok(())
 }
 
 /// `export ID --format csv|sto`.
 pub fn cmd_export(db: Option<PathBuf>, id: i64, format: &str, out: Option<PathBuf>) -> Result<()> {
-    let store = open_store(db)?;
+    let store = open_existing(db)?;
     match format {
         "csv" => {
             let prefix = out.unwrap_or_else(|| PathBuf::from(format!("session-{id}")));
@@ -414,7 +462,7 @@ pub fn cmd_export(db: Option<PathBuf>, id: i64, format: &str, out: Option<PathBu
 
 /// `plot progress|session|sides`.
 pub fn cmd_plot(db: Option<PathBuf>, what: PlotCommand) -> Result<()> {
-    let store = open_store(db)?;
+    let store = open_existing(db)?;
     let out = match what {
         PlotCommand::Progress { stretch, side, out } => {
             let data = plots::progress_data(

@@ -5,6 +5,7 @@
 //! SVG file chosen by the extension. Text uses the DejaVu Sans font bundled in `assets/` (licence in
 //! `assets/DejaVuSans-LICENSE.txt`), so no system font library is needed.
 
+pub mod events;
 pub mod export;
 pub mod plots;
 

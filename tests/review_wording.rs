@@ -1,0 +1,73 @@
+//! The review commands in plain words: `sessions show` reads the stored events as sentences
+//! (no raw JSON, no spec codes, "1 rep"), and a mistyped `--db` is an error instead of a new
+//! empty database.
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stretchwatch");
+
+#[test]
+fn sessions_show_speaks_plainly_and_a_missing_database_is_named() {
+    let dir = std::env::temp_dir().join(format!("sw-review-wording-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = dir.join("s2.csv");
+    assert!(
+        Command::new(BIN)
+            .args(["simulate", "S2", "--out"])
+            .arg(&rec)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let db = dir.join("sw.db");
+    let st = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&rec)
+        .args(["--started", "2026-11-20T08:00"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let o = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["sessions", "show", "1"])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{show}");
+    for want in [
+        "summary     1 rep,",
+        "Hold still. Ease into the stretch, no bouncing.",
+        "bouncing stopped",
+        "rep 1: static hold",
+        "not enough sessions yet",
+    ] {
+        assert!(show.contains(want), "missing {want:?} in\n{show}");
+    }
+    for never in [
+        "{\"event\"",
+        "insufficient_data",
+        "D4",
+        "D8",
+        "1 reps",
+        "session value",
+    ] {
+        assert!(!show.contains(never), "{never:?} in\n{show}");
+    }
+
+    let typo = dir.join("no-such-dir").join("typo.db");
+    let o = Command::new(BIN)
+        .arg("--db")
+        .arg(&typo)
+        .args(["sessions", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no session database there"));
+    assert!(!typo.exists(), "a mistyped --db must not create a database");
+    let _ = std::fs::remove_dir_all(&dir);
+}
