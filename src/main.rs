@@ -24,7 +24,7 @@ enum Command {
     Replay {
         /// Recording file.
         file: PathBuf,
-        /// Write one row of angles per output frame to this CSV (DESIGN 3.4).
+        /// Write one row of angles per output frame to this CSV (time, knee, hip, leg raise, phase).
         #[arg(long, value_name = "OUT.csv")]
         angles_out: Option<PathBuf>,
         /// Use a saved calibration profile instead of the recording's calibration windows.
@@ -33,13 +33,13 @@ enum Command {
         /// Skip malformed rows (and report how many) instead of stopping at the first.
         #[arg(long)]
         skip_bad_rows: bool,
-        /// Print form events as JSON Lines on stdout (DESIGN 3.3) instead of the timeline.
+        /// Print the events as JSON, one object per line, instead of the readable timeline.
         #[arg(long)]
         json: bool,
         /// Your usual stretch angle in degrees for the range check of this run (warns about 10° beyond it).
         #[arg(long, value_name = "DEG")]
         baseline_deg: Option<f64>,
-        /// Form configuration (TOML, any subset of form-spec section 8).
+        /// Form settings file (TOML; any of the thresholds and timings, the rest stay at their defaults).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// The user's warm-up answer: confirmed, no or unknown (default: header `warmup_status`, else config).

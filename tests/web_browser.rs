@@ -293,6 +293,63 @@ async fn live_and_review_pages_in_headless_chromium() {
     )
     .await;
     shot(&c, "live-after-rep.png").await;
+    // The ring counted up through the hold (the engine's static hold, frame by frame) to 30 s.
+    let holds = js(&c, "return window.__sw.holds").await;
+    let in_hold: Vec<f64> = holds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[2] == "hold")
+        .filter_map(|h| h[1].as_f64())
+        .collect();
+    eprintln!(
+        "web_browser: ring during the hold (every ~0.25 s of session time): {:?}",
+        in_hold
+            .iter()
+            .step_by(8)
+            .map(|h| (h * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
+    );
+    assert!(in_hold.len() > 20, "ring values in the hold: {in_hold:?}");
+    // It only steps back when the bouncing is recognised: the engine takes the bouncing it had
+    // already counted (from the first bounce on, about 1.5 s) out of the static hold; the end of
+    // the episode may move it by a frame (0.01 s), which the ring does not show.
+    let drops: Vec<f64> = in_hold
+        .windows(2)
+        .map(|w| w[0] - w[1])
+        .filter(|d| *d > 0.05)
+        .collect();
+    assert!(
+        drops.len() <= 1 && drops.iter().all(|d| *d < 2.5),
+        "the ring runs backwards only when bouncing is taken out: drops {drops:?}"
+    );
+    assert!(
+        in_hold.iter().any(|&h| h >= 30.0),
+        "the ring reached 30 s: {in_hold:?}"
+    );
+
+    // The stop advice is one tap away.
+    c.find(Locator::Id("pain"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let advice = js(&c, "return getComputedStyle(document.getElementById('advice')).display + '|' + document.getElementById('adviceText').textContent").await;
+    shot(&c, "live-stop-advice.png").await;
+    assert!(
+        advice
+            .as_str()
+            .unwrap()
+            .starts_with("flex|Stop now if you feel sharp"),
+        "{advice}"
+    );
+    c.find(Locator::Id("adviceClose"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // Spoken cues requested.
     let spoken = js(&c, "return window.__spy").await;

@@ -58,7 +58,7 @@ pub struct LiveArgs {
     /// Do not store the session in the database (by default it is stored as it goes).
     #[arg(long)]
     pub no_store: bool,
-    /// Also write the angles CSV (DESIGN 3.4).
+    /// Also write the angles CSV (time, knee, hip, leg raise, phase).
     #[arg(long, value_name = "OUT.csv")]
     pub angles_out: Option<PathBuf>,
     /// Stop after this many seconds.

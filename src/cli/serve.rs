@@ -183,6 +183,11 @@ pub fn cmd_serve(args: ServeArgs, db: Option<PathBuf>) -> Result<()> {
         );
         let hub = live::spawn_driver(driver)?;
         let app = web::router(web::AppState { access, hub, db });
+        use axum::serve::ListenerExt;
+        // Messages are small and must leave at once: no Nagle delay on the WebSocket.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -44,9 +44,17 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// A page with the token filled in.
+/// A page with the token and the stop advice (one wording for terminal and page) filled in.
 pub fn page(body: &str, token: &str) -> String {
     body.replace("{{TOKEN}}", token)
+        .replace("{{STOP_ADVICE}}", &escape(crate::live::STOP_ADVICE))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A static file by exact name (the only files the server can send): MIME type and contents.

@@ -1,7 +1,7 @@
 // The live page: draws the engine's state, plays the cues the server sends, sends commands.
 // No form logic here: every figure (angle, hold, reps, dose, warnings, cues) comes from the engine.
 "use strict";
-window.__sw = { lat: [], spoken: [], chimes: [], steps: [], events: [], holdShown: null, lastRep: null };
+window.__sw = { lat: [], spoken: [], chimes: [], steps: [], events: [], holdShown: null, lastRep: null, holds: [] };
 const $ = (id) => document.getElementById(id);
 let state = null;
 let audio = null;
@@ -90,6 +90,10 @@ function drawState(s) {
   const target = s.hold_target_s;
   $("ring").dataset.holdS = hold === null || hold === undefined ? "" : hold.toFixed(2);
   window.__sw.holdShown = hold;
+  // What the ring showed, a few times a second (the browser test reads it).
+  const hs = window.__sw.holds;
+  if (!hs.length || s.t_s - hs[hs.length - 1][0] >= 0.25) hs.push([s.t_s, hold === undefined ? null : hold, s.phase]);
+  if (hs.length > 4000) hs.splice(0, 2000);
   $("ringText").textContent = hold === null || hold === undefined ? "0" : Math.floor(hold);
   $("ringTarget").textContent = "of " + target + " s hold";
   const frac = Math.min(1, (hold || 0) / target);
