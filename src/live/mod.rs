@@ -395,7 +395,10 @@ impl LiveSinks<'_> {
             _ => {}
         }
         let stretch = self.view.stretch;
-        if let Some(p) = self.detector.push(&f.angles, stretch, self.in_block) {
+        if let Some(p) = self
+            .detector
+            .push(&f.angles, f.phase, stretch, self.in_block)
+        {
             self.posture = Some(p);
         }
     }
