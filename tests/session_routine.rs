@@ -39,8 +39,9 @@ fn piece(name: &str, stretch: &str, side: &str, reps: usize) -> sim::Scenario {
     sim::load_scenario(&path).unwrap()
 }
 
-/// The routine as one IMU CSV: each piece's calibration pair and block, one after the other.
-fn routine() -> PathBuf {
+/// The routine's samples and header: each piece's calibration pair (the left seated piece reuses
+/// the supine calibration) and block, one after the other; and where each piece starts.
+fn routine_samples() -> (RecordingHeader, Vec<ImuSample>, Vec<f64>) {
     let pieces = [
         piece("left_supine", "supine", "left", 3),
         piece("left_seated", "seated", "left", 2),
@@ -55,7 +56,9 @@ fn routine() -> PathBuf {
     };
     let mut samples: Vec<ImuSample> = Vec::new();
     let mut offset = 0.0;
+    let mut starts = Vec::new();
     for (i, scn) in pieces.iter().enumerate() {
+        starts.push(offset);
         let out = sim::simulate(
             scn,
             &sim::SimOptions::new(100.0, sim::Variant::Realistic, 42 + i as u64),
@@ -112,6 +115,12 @@ fn routine() -> PathBuf {
         }));
         offset += last + 1.0;
     }
+    (header, samples, starts)
+}
+
+/// The routine as one IMU CSV.
+fn routine() -> PathBuf {
+    let (header, samples, _) = routine_samples();
     let path = tmp("routine.csv");
     let mut w = ImuCsvWriter::create(&path, &header).unwrap();
     for s in &samples {
@@ -245,5 +254,132 @@ fn routine_blocks_reps_and_dose_per_side() {
         "reps        10",
     ] {
         assert!(show.contains(want), "missing {want:?} in\n{show}");
+    }
+    // The session plot draws and labels the four blocks.
+    let store = stretchwatch::store::Store::open(&db).unwrap();
+    let plot = stretchwatch::report::plots::session_data(&store, 1).unwrap();
+    assert_eq!(plot.blocks.len(), 4);
+    assert!(plot.title.contains("4 blocks"), "{}", plot.title);
+    let svg = tmp("routine.svg");
+    let o = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["plot", "session", "1", "--out"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("block 3: right supine"),
+        "block labels in the plot"
+    );
+}
+
+/// The same routine streamed through the live session as open-protocol notifications. Live
+/// decides the blocks itself (rest position starts one, standing up ends it; the pelvis sensor
+/// tells lying from sitting); the leg change is the person's keys: `c` (calibrate again) and `s`
+/// (other leg) as they stand up to calibrate the right leg. The recording replays to the same
+/// events, and the blocks, reps and per-side dose are the routine's.
+#[test]
+fn routine_through_live_with_the_leg_change_keys() {
+    use stretchwatch::form::FormConfig;
+    use stretchwatch::live::{Command as Key, LiveConfig, LiveOutputs, LiveSession};
+    use stretchwatch::model::SensorRole;
+    use stretchwatch::protocol::Family;
+    use stretchwatch::record::raw_log::{ConnEvent, DataDir, RawEntry, RawRecord, round_to_us};
+    use stretchwatch::source::simulated::{encode_all, sim_devices};
+
+    let (_, samples, starts) = routine_samples();
+    let roles = [SensorRole::Thigh, SensorRole::Shank, SensorRole::Pelvis];
+    let devices = sim_devices(&roles, Family::OpenSensor, 100).unwrap();
+    let notes = encode_all(&samples, &devices, 1, 0.0, f64::INFINITY).unwrap();
+    let cfg = LiveConfig {
+        devices: devices.iter().map(|d| d.device.clone()).collect(),
+        stretch: StretchType::Supine,
+        side: Side::Left,
+        profile: None,
+        params: Default::default(),
+        form: FormConfig::default(),
+        baselines: Default::default(),
+    };
+    let outputs = LiveOutputs {
+        raw_log: Some(tmp("live_routine.raw.jsonl")),
+        events_jsonl: Some(tmp("live_routine.events.jsonl")),
+        ..Default::default()
+    };
+    let mut live = LiveSession::new(cfg, &outputs, "test", 0.0, None).unwrap();
+    for d in &devices {
+        for event in [ConnEvent::Connected, ConnEvent::Subscribed] {
+            live.on_record(&RawRecord {
+                t_host_s: 0.0,
+                entry: RawEntry::Event {
+                    device: d.device.role,
+                    family: d.device.family,
+                    event,
+                },
+            })
+            .unwrap();
+        }
+    }
+    let leg_change_s = starts[2];
+    let mut pressed = false;
+    for n in notes {
+        if !pressed && n.t_send_s >= leg_change_s {
+            pressed = true;
+            live.command(Key::Recalibrate);
+            live.command(Key::SwitchSide);
+        }
+        live.on_record(&RawRecord {
+            t_host_s: round_to_us(n.t_send_s),
+            entry: RawEntry::Data {
+                device: n.role,
+                family: Family::OpenSensor,
+                dir: DataDir::Rx,
+                char_uuid: n.char_uuid.to_string(),
+                bytes: n.bytes,
+            },
+        })
+        .unwrap();
+    }
+    live.finish().unwrap();
+    let live_events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
+    // The raw log replays to the same events.
+    let o = bin()
+        .args(["replay", "--json"])
+        .arg(outputs.raw_log.as_ref().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), live_events);
+    let events: Vec<serde_json::Value> = live_events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let blocks: Vec<(String, String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "block" && e["state"] == "end")
+        .map(|e| {
+            (
+                e["side"].as_str().unwrap().to_string(),
+                e["stretch"].as_str().unwrap().to_string(),
+                e["reps"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> = [
+        ("left", "supine", 3),
+        ("left", "seated", 2),
+        ("right", "supine", 3),
+        ("right", "seated", 2),
+    ]
+    .iter()
+    .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
+    .collect();
+    assert_eq!(blocks, want, "{live_events}");
+    let summary = events.last().unwrap();
+    for side in ["left", "right"] {
+        assert_eq!(summary["per_side"][side]["reps"], 5, "{summary}");
+        assert_eq!(summary["per_side"][side]["dose_met"], true, "{summary}");
     }
 }

@@ -4,6 +4,7 @@
 //! The step times are live mode's own protocol; the simulator's scenarios follow the same
 //! protocol so that `live --simulate` calibrates like a person would.
 
+use crate::form::Phase;
 use crate::model::TimeWindow;
 use crate::model::{JointAngles, StretchType};
 use crate::session::CalibrationWindows;
@@ -78,7 +79,8 @@ pub fn instruction(w: &CalibrationWindows, t_s: f64) -> (&'static str, f64) {
 pub const REST_TO_START_S: f64 = 2.0;
 /// Standing up held this long ends a lying or sitting block.
 pub const STAND_TO_END_S: f64 = 1.5;
-/// Rest (no movement) this long ends a block.
+/// Resting this long in a block (the phase machine at rest, or no movement where phases are
+/// not automatic) ends it.
 pub const LONG_REST_S: f64 = 90.0;
 
 /// What the posture says about blocks.
@@ -95,7 +97,7 @@ pub enum Posture {
 pub struct BlockDetector {
     rest_since: Option<f64>,
     stand_since: Option<f64>,
-    still_since: Option<f64>,
+    idle_since: Option<f64>,
 }
 
 impl BlockDetector {
@@ -104,10 +106,11 @@ impl BlockDetector {
         *self = BlockDetector::default();
     }
 
-    /// Feeds one frame; `in_block` says whether a block is open.
+    /// Feeds one frame with its phase; `in_block` says whether a block is open.
     pub fn push(
         &mut self,
         a: &JointAngles,
+        phase: Option<Phase>,
         stretch: StretchType,
         in_block: bool,
     ) -> Option<Posture> {
@@ -132,11 +135,17 @@ impl BlockDetector {
         };
         let rest_s = since(&mut self.rest_since, rest);
         let stand_s = since(&mut self.stand_since, standing);
-        let still_s = since(&mut self.still_since, still);
+        // Holding still in the stretch is not resting: only the rest phase (or stillness where
+        // the phases are not automatic) counts.
+        let idle = match phase {
+            Some(p) => p == Phase::Rest,
+            None => still,
+        };
+        let idle_s = since(&mut self.idle_since, idle);
         if !in_block {
             return (rest_s >= REST_TO_START_S).then_some(Posture::ReadyToStart);
         }
         let stood_up = stretch != StretchType::Standing && stand_s >= STAND_TO_END_S;
-        (stood_up || still_s >= LONG_REST_S).then_some(Posture::Done)
+        (stood_up || idle_s >= LONG_REST_S).then_some(Posture::Done)
     }
 }

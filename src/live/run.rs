@@ -279,10 +279,12 @@ async fn consume(
             },
             _ = redraw.tick() => {
                 session.refresh_sensors(clock.t_s(Instant::now()));
-                if let Some(t) = terminal.as_mut()
-                    && let Err(e) = t.draw(|f| view::draw(f, session.view()))
-                {
-                    break Err(LiveError::Terminal(e));
+                if let Some(t) = terminal.as_mut() {
+                    if let Err(e) = t.draw(|f| view::draw(f, session.view())) {
+                        break Err(LiveError::Terminal(e));
+                    }
+                    // The view shows the messages; the plain-text timeline is not kept.
+                    session.view_mut().timeline.clear();
                 }
                 if session.view().bell {
                     session.view_mut().bell = false;

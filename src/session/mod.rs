@@ -468,6 +468,11 @@ impl Session {
                     Stage::Starting if self.cfg.profile.is_none() => {
                         self.stage = Stage::Calibrating(w)
                     }
+                    // The first calibration failed: try again on these windows, from now on.
+                    Stage::Failed if self.pipeline.is_none() && self.cfg.profile.is_none() => {
+                        self.held.clear();
+                        self.stage = Stage::Calibrating(w);
+                    }
                     // A saved profile replaces the windows the recording starts with.
                     _ if self.cfg.profile.is_some() && self.report.samples == [0; 3] => {}
                     _ => self.pending_cal.push_back(w),
