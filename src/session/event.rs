@@ -197,9 +197,10 @@ impl SessionEvent {
                     b.stretch.as_str()
                 ),
                 Some(f) => format!(
-                    "block {} ends: {} reps, static hold {:.1} s{}",
+                    "block {} ends: {} {}, static hold {:.1} s{}",
                     b.block,
                     f.reps,
+                    if f.reps == 1 { "rep" } else { "reps" },
                     f.total_static_hold_s,
                     if f.dose_met { " (dose met)" } else { "" }
                 ),
@@ -221,9 +222,10 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     if sides.len() > 1 {
         for (side, f) in sides {
             out.push(format!(
-                "{:<13} {} reps, static hold {:.1} s — {}",
+                "{:<13} {} {}, static hold {:.1} s — {}",
                 format!("{} side", side.as_str()),
                 f.reps,
+                if f.reps == 1 { "rep" } else { "reps" },
                 f.total_static_hold_s,
                 if f.dose_met {
                     "dose met"
