@@ -1,6 +1,6 @@
 //! The review commands in plain words: `sessions show` reads the stored events as sentences
 //! (no raw JSON, no spec codes, "1 rep"), and a mistyped `--db` is an error instead of a new
-//! empty database.
+//! empty database; the same recording is not stored twice.
 
 use std::process::{Command, Stdio};
 
@@ -31,6 +31,21 @@ fn sessions_show_speaks_plainly_and_a_missing_database_is_named() {
         .output()
         .unwrap();
     assert!(st.status.success());
+    // The same recording again is refused, not stored twice.
+    let again = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&rec)
+        .args(["--started", "2026-11-20T08:00"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already stored as session 1"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let o = Command::new(BIN)
         .arg("--db")
         .arg(&db)

@@ -176,10 +176,36 @@ pub fn open_for_save(
     })?;
     let started_unix_s = session_start(file, header, to.started.as_deref())?;
     let store = open_store(to.db.clone())?;
+    let stretch = header.stretch.unwrap_or_default();
+    // The same recording stored twice would count twice in the history: same file name, start,
+    // side and stretch is the same session.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    if let Some(dup) = store
+        .list_sessions(&SessionFilter::default())?
+        .iter()
+        .find(|r| {
+            (r.started_unix_s - started_unix_s).abs() < 1e-3
+                && r.side == side
+                && r.stretch == stretch
+                && name.as_deref().is_some_and(|n| {
+                    std::path::Path::new(r.source.trim_start_matches("import "))
+                        .file_name()
+                        .is_some_and(|f| f.to_string_lossy() == n)
+                })
+        })
+    {
+        return Err(InputError(format!(
+            "{}: already stored as session {} (same recording, same start); `sessions delete {}` first to store it again",
+            file.display(),
+            dup.id,
+            dup.id
+        ))
+        .into());
+    }
     let meta = SessionMeta {
         started_unix_s,
         side,
-        stretch: header.stretch.unwrap_or_default(),
+        stretch,
         source: format!("import {}", file.display()),
         rate_hz: header.rate_hz,
         sensors: Vec::new(),
