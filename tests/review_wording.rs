@@ -2,44 +2,19 @@
 //! (no raw JSON, no spec codes, "1 rep"), and a mistyped `--db` is an error instead of a new
 //! empty database; the same recording is not stored twice.
 
-use std::process::{Command, Stdio};
+mod web_common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_stretchwatch");
+use std::process::Command;
+use web_common::{BIN, db_with_session};
 
 #[test]
 fn sessions_show_speaks_plainly_and_a_missing_database_is_named() {
     let dir = std::env::temp_dir().join(format!("sw-review-wording-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let rec = dir.join("s2.csv");
-    assert!(
-        Command::new(BIN)
-            .args(["simulate", "S2", "--out"])
-            .arg(&rec)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let db = dir.join("sw.db");
-    let st = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("import")
-        .arg(&rec)
-        .args(["--started", "2026-11-20T08:00"])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    let (rec, db) = db_with_session(&dir, "S2", "2026-11-20T08:00");
     // The same recording again is refused, not stored twice.
-    let again = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("import")
-        .arg(&rec)
-        .args(["--started", "2026-11-20T08:00"])
-        .output()
-        .unwrap();
+    let again = web_common::import(&db, &rec, "2026-11-20T08:00");
     assert_eq!(again.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already stored as session 1"),

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stretchwatch");
+mod web_common;
+use web_common::BIN;
 /// Playback speed of the simulation (the whole S2 session with calibration in about 30 s).
 const SPEED: &str = "3";
 
@@ -84,34 +85,6 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn prepare_db(dir: &Path) -> PathBuf {
-    let rec = dir.join("s1.csv");
-    assert!(
-        Command::new(BIN)
-            .args(["simulate", "S1", "--out"])
-            .arg(&rec)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let db = dir.join("sw.db");
-    assert!(
-        Command::new(BIN)
-            .arg("--db")
-            .arg(&db)
-            .arg("import")
-            .arg(&rec)
-            .args(["--started", "2026-11-20T08:00"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
-    db
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_and_review_pages_in_headless_chromium() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -131,7 +104,7 @@ async fn live_and_review_pages_in_headless_chromium() {
     let dir = std::env::temp_dir().join(format!("sw-webbrowser-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let db = prepare_db(&dir);
+    let (_, db) = web_common::db_with_session(&dir, "S1", "2026-11-20T08:00");
 
     let mut server = Command::new(BIN)
         .arg("--db")

@@ -5,11 +5,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_stretchwatch");
+mod web_common;
+use web_common::BIN;
 
 struct Server {
     child: Child,
@@ -32,34 +33,10 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// A database with one stored session (S1 imported), so there is something to protect.
-fn db_with_a_session(dir: &Path) -> PathBuf {
-    let rec = dir.join("s1.csv");
-    let ok = Command::new(BIN)
-        .args(["simulate", "S1", "--out"])
-        .arg(&rec)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let db = dir.join("sw.db");
-    let ok = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("import")
-        .arg(&rec)
-        .args(["--started", "2026-11-20T08:00"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    db
-}
-
 fn start(listen: &str, name: &str) -> Server {
     let dir = tmpdir(name);
-    let db = db_with_a_session(&dir);
+    // One stored session, so there is something to protect.
+    let (_, db) = web_common::db_with_session(&dir, "S1", "2026-11-20T08:00");
     let mut child = Command::new(BIN)
         .arg("--db")
         .arg(&db)

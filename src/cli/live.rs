@@ -173,22 +173,7 @@ pub fn cmd_live(args: LiveArgs, db: Option<PathBuf>) -> Result<()> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64());
-            let store = stretchwatch::store::Store::open(&p)?;
-            for side in [Side::Left, Side::Right] {
-                for st in [
-                    StretchType::Supine,
-                    StretchType::Seated,
-                    StretchType::Standing,
-                ] {
-                    let b = store
-                        .baseline(side, st, now)?
-                        .map(|b| stretchwatch::form::Baseline {
-                            value_deg: b.b_deg,
-                            delta_deg: b.delta_deg,
-                        });
-                    baselines.set_stored(side, st, b);
-                }
-            }
+            crate::review::history_baselines(&p, now, &mut baselines)?;
         }
     }
     let cfg = LiveConfig {

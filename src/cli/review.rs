@@ -139,14 +139,24 @@ pub fn stored_baselines(
         return Ok(());
     }
     let started = session_start(file, header, None)?;
-    let store = Store::open(&path)?;
+    history_baselines(&path, started, out)
+}
+
+/// Every side's and stretch's baseline from the sessions stored in `path` before `at_unix_s`
+/// (live, serve and replay share it).
+pub fn history_baselines(
+    path: &Path,
+    at_unix_s: f64,
+    out: &mut stretchwatch::session::Baselines,
+) -> Result<()> {
+    let store = Store::open(path)?;
     for side in [Side::Left, Side::Right] {
         for stretch in [
             StretchType::Supine,
             StretchType::Seated,
             StretchType::Standing,
         ] {
-            let b = store.baseline(side, stretch, started)?;
+            let b = store.baseline(side, stretch, at_unix_s)?;
             out.set_stored(
                 side,
                 stretch,

@@ -111,22 +111,7 @@ pub fn cmd_serve(args: ServeArgs, db: Option<PathBuf>) -> Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let store = stretchwatch::store::Store::open(&db)?;
-        for side in [Side::Left, Side::Right] {
-            for st in [
-                StretchType::Supine,
-                StretchType::Seated,
-                StretchType::Standing,
-            ] {
-                let b = store
-                    .baseline(side, st, now)?
-                    .map(|b| stretchwatch::form::Baseline {
-                        value_deg: b.b_deg,
-                        delta_deg: b.delta_deg,
-                    });
-                baselines.set_stored(side, st, b);
-            }
-        }
+        crate::review::history_baselines(&db, now, &mut baselines)?;
     }
     let can_run = sim.is_some() || !targets.is_empty();
     let driver = live::DriverConfig {

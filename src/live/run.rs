@@ -412,68 +412,84 @@ pub async fn drive_simulated(
 ) -> Result<Vec<f32>, LiveError> {
     let clock = HostClock::start();
     let (tx, mut rx) = mpsc::channel::<BleUpdate>(8192);
-    let devs: Vec<SimDevice> = devices.to_vec();
-    let start = tokio::time::Instant::now();
-    let producer = tokio::spawn(async move {
-        let send = |entry: RawEntry| {
-            let arrival = Instant::now();
-            BleUpdate::Record {
-                record: RawRecord {
-                    t_host_s: crate::record::raw_log::round_to_us(
-                        (tokio::time::Instant::now() - start).as_secs_f64(),
-                    ),
-                    entry,
-                },
-                arrival,
-            }
-        };
-        for d in &devs {
-            let (device, family) = (d.device.role, d.device.family);
-            let ev = |event| RawEntry::Event {
-                device,
-                family,
-                event,
-            };
-            if tx.send(send(ev(ConnEvent::Connected))).await.is_err() {
-                return;
-            }
-            for w in &d.start_writes {
-                let _ = tx
-                    .send(send(RawEntry::Data {
-                        device,
-                        family,
-                        dir: DataDir::Tx,
-                        char_uuid: w.char_uuid.to_string(),
-                        bytes: w.bytes.clone(),
-                    }))
-                    .await;
-            }
-            let _ = tx.send(send(ev(ConnEvent::Subscribed))).await;
-        }
-        for n in notifications {
-            let due = start + Duration::from_secs_f64((n.t_send_s - from_s).max(0.0));
-            tokio::time::sleep_until(due).await;
-            let family = devs
-                .iter()
-                .find(|d| d.device.role == n.role)
-                .map(|d| d.device.family)
-                .unwrap_or(crate::protocol::Family::OpenSensor);
-            let rec = send(RawEntry::Data {
-                device: n.role,
-                family,
-                dir: DataDir::Rx,
-                char_uuid: n.char_uuid.to_string(),
-                bytes: n.bytes,
-            });
-            if tx.send(rec).await.is_err() {
-                return;
-            }
-        }
-    });
+    let producer = tokio::spawn(produce_simulated(
+        devices.to_vec(),
+        notifications,
+        from_s,
+        1.0,
+        tx,
+    ));
     let lat = consume(session, &mut rx, clock, opts).await;
     producer.abort();
     drain(session, &mut rx).await;
     lat
+}
+
+/// The simulated devices as a producer: connection events, start writes, then each notification
+/// at its simulation time from `from_s` on, `speed` times faster than real time (1: real time;
+/// host time is tokio's clock, so under paused time a test runs instantly and exactly).
+pub async fn produce_simulated(
+    devs: Vec<SimDevice>,
+    notifications: Vec<SimNotification>,
+    from_s: f64,
+    speed: f64,
+    tx: mpsc::Sender<BleUpdate>,
+) {
+    let start = tokio::time::Instant::now();
+    let send = |entry: RawEntry| {
+        let arrival = Instant::now();
+        BleUpdate::Record {
+            record: RawRecord {
+                t_host_s: crate::record::raw_log::round_to_us(
+                    (tokio::time::Instant::now() - start).as_secs_f64() * speed,
+                ),
+                entry,
+            },
+            arrival,
+        }
+    };
+    for d in &devs {
+        let (device, family) = (d.device.role, d.device.family);
+        let ev = |event| RawEntry::Event {
+            device,
+            family,
+            event,
+        };
+        if tx.send(send(ev(ConnEvent::Connected))).await.is_err() {
+            return;
+        }
+        for w in &d.start_writes {
+            let _ = tx
+                .send(send(RawEntry::Data {
+                    device,
+                    family,
+                    dir: DataDir::Tx,
+                    char_uuid: w.char_uuid.to_string(),
+                    bytes: w.bytes.clone(),
+                }))
+                .await;
+        }
+        let _ = tx.send(send(ev(ConnEvent::Subscribed))).await;
+    }
+    for n in notifications {
+        let due = start + Duration::from_secs_f64((n.t_send_s - from_s).max(0.0) / speed);
+        tokio::time::sleep_until(due).await;
+        let family = devs
+            .iter()
+            .find(|d| d.device.role == n.role)
+            .map(|d| d.device.family)
+            .unwrap_or(crate::protocol::Family::OpenSensor);
+        let rec = send(RawEntry::Data {
+            device: n.role,
+            family,
+            dir: DataDir::Rx,
+            char_uuid: n.char_uuid.to_string(),
+            bytes: n.bytes,
+        });
+        if tx.send(rec).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs a live session with BLE sensors: scan, connect, stream, reconnect, until the duration

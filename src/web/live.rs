@@ -11,7 +11,6 @@ use crate::form::Event;
 use crate::live::{Command, LiveConfig, LiveOutputs, LiveSession, LiveView, StageView};
 use crate::model::{SensorRole, Side};
 use crate::protocol::Family;
-use crate::record::raw_log::{ConnEvent, DataDir, RawEntry, RawRecord, round_to_us};
 use crate::session::{Output, SessionEvent, SessionSink, SinkError};
 use crate::source::ble::BleUpdate;
 use crate::source::simulated::{SimDevice, SimNotification, encode_all, sim_devices};
@@ -364,57 +363,6 @@ fn prepare_sim(
     Ok((devices, notes, format!("simulated {}", scn.name)))
 }
 
-/// Sends the simulated devices' records at their (scaled) times.
-async fn produce_sim(
-    devs: Vec<SimDevice>,
-    notes: Vec<SimNotification>,
-    speed: f64,
-    tx: mpsc::Sender<BleUpdate>,
-) {
-    let start = tokio::time::Instant::now();
-    let send = |entry: RawEntry| BleUpdate::Record {
-        record: RawRecord {
-            t_host_s: round_to_us((tokio::time::Instant::now() - start).as_secs_f64() * speed),
-            entry,
-        },
-        arrival: Instant::now(),
-    };
-    for d in &devs {
-        let (device, family) = (d.device.role, d.device.family);
-        for event in [ConnEvent::Connected, ConnEvent::Subscribed] {
-            if tx
-                .send(send(RawEntry::Event {
-                    device,
-                    family,
-                    event,
-                }))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-    for n in notes {
-        tokio::time::sleep_until(start + Duration::from_secs_f64(n.t_send_s.max(0.0) / speed))
-            .await;
-        let family = devs
-            .iter()
-            .find(|d| d.device.role == n.role)
-            .map_or(Family::OpenSensor, |d| d.device.family);
-        let rec = send(RawEntry::Data {
-            device: n.role,
-            family,
-            dir: DataDir::Rx,
-            char_uuid: n.char_uuid.to_string(),
-            bytes: n.bytes,
-        });
-        if tx.send(rec).await.is_err() {
-            return;
-        }
-    }
-}
-
 /// Runs one session until it ends or the page stops it; returns the `ended` message.
 async fn run_one(
     cfg: &DriverConfig,
@@ -428,7 +376,13 @@ async fn run_one(
     let source = match &cfg.sim {
         Some(s) => {
             let (devs, notes, source) = prepare_sim(s, &mut live)?;
-            producers.push(tokio::spawn(produce_sim(devs, notes, s.speed, tx.clone())));
+            producers.push(tokio::spawn(crate::live::run::produce_simulated(
+                devs,
+                notes,
+                0.0,
+                s.speed,
+                tx.clone(),
+            )));
             source
         }
         None if cfg.targets.is_empty() => {
