@@ -306,7 +306,7 @@ impl Calibrator {
                 _ => Some(self.functional_w),
             };
             let acc_bias = moving
-                .map(|mw| estimate_acc_bias(&self.all[i], t0, mw, gyr_bias, mean_acc))
+                .map(|mw| consistent_acc_bias(&self.all[i], t0, mw, gyr_bias, mean_acc))
                 .unwrap_or_else(Vector3::zeros);
             // Standing: specific force points up, so the distal axis is its opposite.
             long[i] = -(mean_acc - acc_bias).normalize();
@@ -622,6 +622,39 @@ fn estimate_acc_bias(
     } else {
         b
     }
+}
+
+/// Largest difference between the accelerometer-bias estimates of the two halves of a movement
+/// window that is still accepted, m/s². Good timing and a true bias agree to a few mg; a stream
+/// whose sample times are uncertain (lost samples without a device clock) makes the gyro-carried
+/// reference drift, and the halves then disagree by tens of mg.
+const MAX_ACC_BIAS_SPLIT_M_S2: f64 = 0.03;
+
+/// [`estimate_acc_bias`] over the whole window, kept only when both halves of the window give the
+/// same answer; otherwise no bias is applied (its error would exceed the bias itself).
+fn consistent_acc_bias(
+    samples: &[WinSample],
+    t_ref_s: f64,
+    window: TimeWindow,
+    gyr_bias: Vector3<f64>,
+    a_stand: Vector3<f64>,
+) -> Vector3<f64> {
+    let mid_s = 0.5 * (window.start_s + window.end_s);
+    let halves = [
+        TimeWindow {
+            start_s: window.start_s,
+            end_s: mid_s,
+        },
+        TimeWindow {
+            start_s: mid_s,
+            end_s: window.end_s,
+        },
+    ]
+    .map(|w| estimate_acc_bias(samples, t_ref_s, w, gyr_bias, a_stand));
+    if (halves[0] - halves[1]).norm() > MAX_ACC_BIAS_SPLIT_M_S2 {
+        return Vector3::zeros();
+    }
+    estimate_acc_bias(samples, t_ref_s, window, gyr_bias, a_stand)
 }
 
 /// Pairs each sample of `a` with the sample of `b` nearest in time (both sorted).

@@ -2,12 +2,16 @@
 //!
 //! `stretchwatch live --simulate` and the fake-BlueZ integration test both use this: each sensor
 //! of a simulated recording becomes a WitMotion or open-protocol device whose notifications carry
-//! the simulated samples, sent when the sample is due. Samples the simulator dropped (its
+//! the simulated samples, sent when the sample is due (Movesense and Movella DOT too, for the
+//! per-family accuracy tests). Samples the simulator dropped (its
 //! `realistic` variant) are skipped by the open-protocol counter, as a lossy link would.
 
 use crate::model::{ImuSample, SensorRole};
 use crate::protocol::open::{DataFormat, OpenEncoder};
-use crate::protocol::{DecodedSample, Family, GattWrite, ProtocolError, stream_setup, witmotion};
+use crate::protocol::{
+    DecodedSample, Family, GattWrite, ProtocolError, movella_dot, movesense, stream_setup,
+    witmotion,
+};
 use crate::record::raw_log::RawDevice;
 use nalgebra::Vector3;
 
@@ -66,8 +70,8 @@ pub fn sim_devices(
 }
 
 /// Encodes the samples of `role` between `from_s` and `to_s` (simulation time) as `family`
-/// notifications at `rate_hz`, `batch` samples per open-protocol packet (WitMotion sends one
-/// frame per sample). Device time is simulation time.
+/// notifications at `rate_hz`, `batch` samples per open-protocol packet or Movesense message
+/// (WitMotion and DOT send one sample per notification). Device time is simulation time.
 pub fn encode_role(
     samples: &[ImuSample],
     role: SensorRole,
@@ -140,15 +144,76 @@ pub fn encode_role(
             }
             flush(&mut pending, &mut enc, t_first, t_last)?;
         }
-        other => {
-            return Err(ProtocolError::InvalidArgument {
-                family: other,
-                what: "the simulator can only emit witmotion or open notifications".into(),
-            });
+        Family::Movesense => {
+            // Movesense stamps a message with its first sample's time (ms) and the decoder
+            // spaces the rest by the subscribed rate, so a lost sample closes the message.
+            let batch = batch.clamp(1, 8);
+            let mut pending: Vec<DecodedSample> = Vec::new();
+            let (mut t_first, mut t_last) = (0.0, 0.0);
+            let mut k_next: Option<i64> = None;
+            let mut flush = |pending: &mut Vec<DecodedSample>, t_first: f64, t_last: f64| {
+                if pending.is_empty() {
+                    return;
+                }
+                let ts_ms = (t_first * 1000.0).round().max(0.0) as u64 as u32;
+                for bytes in movesense::encode_imu_message(
+                    movesense::DEFAULT_REFERENCE,
+                    movesense::Measurement::Imu6,
+                    ts_ms,
+                    pending,
+                    MOVESENSE_MAX_NOTIFICATION,
+                ) {
+                    out.push(SimNotification {
+                        t_send_s: t_last,
+                        role,
+                        char_uuid: movesense::DATA_CHAR_UUID,
+                        bytes,
+                    });
+                }
+                pending.clear();
+            };
+            for s in mine {
+                let k = (s.t_s * rate_hz).round() as i64;
+                if k_next.is_some_and(|e| k > e) {
+                    flush(&mut pending, t_first, t_last);
+                }
+                if pending.is_empty() {
+                    t_first = s.t_s;
+                }
+                pending.push(DecodedSample::new(s.acc_m_s2, s.gyr_rad_s));
+                t_last = s.t_s;
+                k_next = Some(k + 1);
+                if pending.len() == batch {
+                    flush(&mut pending, t_first, t_last);
+                }
+            }
+            flush(&mut pending, t_first, t_last);
+        }
+        Family::MovellaDot => {
+            // One payload per sample, stamped in µs by the sensor clock.
+            let mode = movella_dot::PayloadMode::RateQuantitiesWithMag;
+            for s in mine {
+                let p = movella_dot::DotPayload {
+                    timestamp_us: (s.t_s * 1e6).round().max(0.0) as u64 as u32,
+                    acc_m_s2: Some(s.acc_m_s2),
+                    gyr_rad_s: Some(s.gyr_rad_s),
+                    mag_au: Some(Vector3::zeros()),
+                    ..Default::default()
+                };
+                out.push(SimNotification {
+                    t_send_s: s.t_s,
+                    role,
+                    char_uuid: mode.notify_char(),
+                    bytes: movella_dot::encode_payload(mode, &p),
+                });
+            }
         }
     }
     Ok(out)
 }
+
+/// Longest Movesense notification the simulator sends, bytes (a typical negotiated ATT MTU − 3).
+const MOVESENSE_MAX_NOTIFICATION: usize = 244;
 
 /// Encodes every role of `roles` and merges the notifications by send time.
 pub fn encode_all(
