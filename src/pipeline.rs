@@ -100,6 +100,9 @@ pub struct Pipeline {
     last_frame_t_s: Option<f64>,
     stretch: StretchType,
     has_pelvis: bool,
+    /// Frame time of the latest refinement of the calibration by the session's movements.
+    refined_at_s: Option<f64>,
+    refinements_seen: u32,
 }
 
 impl Pipeline {
@@ -149,7 +152,21 @@ impl Pipeline {
             last_frame_t_s: None,
             stretch,
             has_pelvis,
+            refined_at_s: None,
+            refinements_seen: 0,
         }
+    }
+
+    /// Frame time of the latest refinement of the calibration by the session's own movements
+    /// ("calibration refined at 42.3 s"), if any. Deterministic from the sample timestamps, so
+    /// replay and live refine at the same frame.
+    pub fn calibration_refined_at_s(&self) -> Option<f64> {
+        self.refined_at_s
+    }
+
+    /// How many refinements happened so far (poll after each `push` to announce a new one).
+    pub fn calibration_refinements(&self) -> u32 {
+        self.refinements_seen
     }
 
     /// Output frame rate, Hz.
@@ -231,6 +248,10 @@ impl Pipeline {
             },
             dt,
         );
+        if self.kin.refinements() != self.refinements_seen {
+            self.refinements_seen = self.kin.refinements();
+            self.refined_at_s = Some(t_s);
+        }
         // Without a pelvis sensor, supine uses the leg-raise angle as the hip-flexion proxy
         // (form-spec 1.2); seated and standing have no hip angle.
         let (hip, hip_rate) = match (a.hip_flexion_deg, self.stretch) {
@@ -285,6 +306,10 @@ mod tests {
                 split_half_deg: 0.0,
                 score: 0.0,
                 thigh_axis_method: "test".into(),
+                expected_error_deg: None,
+                is_nominal: false,
+                thigh_sign_resolved: true,
+                thigh_axis_observed: true,
             },
         }
     }

@@ -85,6 +85,9 @@ pub struct ReplaySummary {
     pub leg_raise_range_deg: Option<(f64, f64)>,
     /// Min and max hip flexion over the exercise block.
     pub hip_range_deg: Option<(f64, f64)>,
+    /// When the session's movements last refined the calibration (see
+    /// [`Pipeline::calibration_refined_at_s`]).
+    pub calibration_refined_at_s: Option<f64>,
 }
 
 impl ReplaySummary {
@@ -446,5 +449,6 @@ fn run(
             on_frame(a);
         });
     }
+    sum.calibration_refined_at_s = pipeline.calibration_refined_at_s();
     Ok(sum)
 }
