@@ -6,7 +6,7 @@
 //! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
 
 use crate::calibration::CalibrationProfile;
-use crate::model::StretchType;
+use crate::model::{SensorRole, StretchType};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
 /// Settings of the joint-angle stage.
@@ -315,6 +315,23 @@ impl Kinematics {
     /// How many times the session's own movements have refined the thigh calibration so far.
     pub fn refinements(&self) -> u32 {
         self.refiner.changes
+    }
+
+    /// Corrects a segment's long axis for an accelerometer bias found after calibration, given
+    /// as the change `delta_bias` from the profile's: the standing pose read `−x·g + b_old`, so
+    /// the axis becomes `normalize(x·g + b_new − b_old)`; the hinge axis is kept orthogonal.
+    pub fn correct_acc_bias(&mut self, role: SensorRole, delta_bias_m_s2: &Vector3<f64>) {
+        let m = match role {
+            SensorRole::Thigh => &mut self.thigh_from_seg,
+            SensorRole::Shank => &mut self.shank_from_seg,
+            SensorRole::Pelvis => return,
+        };
+        let x_old: Vector3<f64> = m.column(0).into();
+        let x = (x_old * 9.81 + delta_bias_m_s2).normalize();
+        let y_old: Vector3<f64> = m.column(1).into();
+        let y = (y_old - x * y_old.dot(&x)).normalize();
+        *m = Matrix3::from_columns(&[x, y, x.cross(&y)]);
+        self.refiner.changes += 1;
     }
 
     /// The thigh's current `sensor_from_segment` (the profile's, or as refined since).

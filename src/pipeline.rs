@@ -6,6 +6,7 @@
 //! and dropped samples do not skew the angles. No allocation per sample, no clock reads.
 
 use crate::calibration::CalibrationProfile;
+use crate::calibration::refine::AccBiasRefiner;
 use crate::kinematics::{Kinematics, KinematicsParams, SegmentInputs};
 use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
 use crate::orientation::{OrientationParams, SensorOrientation};
@@ -32,6 +33,8 @@ struct SensorTrack {
     orient: SensorOrientation,
     /// Calibrated accelerometer bias, removed before the orientation filter.
     acc_bias_m_s2: Vector3<f64>,
+    /// Finds a bias the calibration could not see (thigh and shank after standing swings).
+    acc_refiner: Option<AccBiasRefiner>,
     ring: [Stamped; HISTORY],
     len: usize,
     head: usize,
@@ -130,6 +133,13 @@ impl Pipeline {
             seg.map(|seg| SensorTrack {
                 orient: SensorOrientation::new(sensor_rates_hz[role.index()], &params.orientation),
                 acc_bias_m_s2: Vector3::from(seg.acc_bias_m_s2),
+                acc_refiner: (role != SensorRole::Pelvis && !profile.quality.acc_bias_observed)
+                    .then(|| {
+                        AccBiasRefiner::new(
+                            Vector3::from(seg.long_axis),
+                            Vector3::from(seg.gyro_bias_rad_s),
+                        )
+                    }),
                 ring: [Stamped {
                     t_s: 0.0,
                     q: UnitQuaternion::identity(),
@@ -179,6 +189,14 @@ impl Pipeline {
         let Some(track) = self.tracks[s.role.index()].as_mut() else {
             return; // a sensor the profile does not cover (e.g. an uncalibrated pelvis)
         };
+        if let Some(r) = track.acc_refiner.as_mut()
+            && let Some(b) = r.push(s.t_s, &s.gyr_rad_s, &s.acc_m_s2)
+        {
+            track.acc_refiner = None;
+            self.kin
+                .correct_acc_bias(s.role, &(b - track.acc_bias_m_s2));
+            track.acc_bias_m_s2 = b;
+        }
         let acc = s.acc_m_s2 - track.acc_bias_m_s2;
         let q = track.orient.update(s.t_s, &s.gyr_rad_s, &acc);
         let w_world_rad_s = q * (s.gyr_rad_s - track.orient.bias_rad_s());
@@ -310,6 +328,7 @@ mod tests {
                 is_nominal: false,
                 thigh_sign_resolved: true,
                 thigh_axis_observed: true,
+                acc_bias_observed: true,
             },
         }
     }

@@ -112,8 +112,9 @@ fn rmse(v: &[f64]) -> f64 {
     (v.iter().map(|e| e * e).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
 
-/// (knee RMSE, leg-raise RMSE, quality score, expected error) of one case.
-fn run(case: &Case) -> Result<(f64, f64, f64, f64), String> {
+/// (knee RMSE, leg-raise RMSE, quality score, expected error, how the thigh axis was found) of
+/// one case.
+fn run(case: &Case) -> Result<(f64, f64, f64, f64, String), String> {
     let out = sim::simulate(&case.scn, &case.opts);
     let block = out.header.block_window();
     let rate = case.opts.rate_hz;
@@ -137,11 +138,28 @@ fn run(case: &Case) -> Result<(f64, f64, f64, f64), String> {
         return Err(format!("only {} frames", ek.len()));
     }
     let p = summary.profile.as_ref().ok_or("no profile")?;
+    if std::env::var("SUITE_DEBUG").is_ok() {
+        let m = ek.iter().sum::<f64>() / ek.len() as f64;
+        let n = ek.len();
+        eprintln!(
+            "  knee error mean {m:.2}°, first/last tenth {:.2}° / {:.2}°",
+            ek[..n / 10].iter().sum::<f64>() / (n / 10) as f64,
+            ek[n - n / 10..].iter().sum::<f64>() / (n / 10) as f64
+        );
+    }
     Ok((
         rmse(&ek),
         rmse(&er),
         p.quality.score,
         p.expected_error_deg(),
+        format!(
+            "{}{}",
+            p.quality.thigh_axis_method,
+            summary
+                .calibration_refined_at_s
+                .map(|t| format!(", refined at {t:.1} s"))
+                .unwrap_or_default()
+        ),
     ))
 }
 
@@ -156,9 +174,9 @@ fn every_procedure_calibrates_and_tracks_within_a_degree() {
     let mut rows = Vec::new();
     for c in &cases {
         match run(c) {
-            Ok((k, r, q, x)) => {
+            Ok((k, r, q, x, how)) => {
                 eprintln!(
-                    "{}: knee {k:.2}°, leg raise {r:.2}°, quality {q:.2}, expected ≤ {x:.1}°",
+                    "{}: knee {k:.2}°, leg raise {r:.2}°, quality {q:.2}, expected ≤ {x:.1}° (thigh axis from {how})",
                     c.label
                 );
                 if !(k <= MAX_RMSE_DEG && r <= MAX_RMSE_DEG) {
@@ -171,7 +189,13 @@ fn every_procedure_calibrates_and_tracks_within_a_degree() {
     }
     // The quality curve: measured error by quality band.
     eprintln!("quality band → cases, mean / max of the worse RMSE, expected error");
-    for (lo, hi) in [(0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.01)] {
+    for (lo, hi) in [
+        (0.0, 0.5),
+        (0.5, 0.7),
+        (0.7, 0.85),
+        (0.85, 0.95),
+        (0.95, 1.01),
+    ] {
         let band: Vec<_> = rows.iter().filter(|r| r.0 >= lo && r.0 < hi).collect();
         if band.is_empty() {
             continue;
@@ -187,12 +211,23 @@ fn every_procedure_calibrates_and_tracks_within_a_degree() {
     let n = rows.len().max(1) as f64;
     let mean_k = rows.iter().map(|r| r.3).sum::<f64>() / n;
     let mean_r = rows.iter().map(|r| r.4).sum::<f64>() / n;
-    eprintln!("mean knee {mean_k:.3}°, mean leg raise {mean_r:.3}° over {} cases", rows.len());
+    eprintln!(
+        "mean knee {mean_k:.3}°, mean leg raise {mean_r:.3}° over {} cases",
+        rows.len()
+    );
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(mean_k <= MAX_MEAN_RMSE_DEG, "mean knee RMSE {mean_k:.3}°");
-    assert!(mean_r <= MAX_MEAN_RMSE_DEG, "mean leg-raise RMSE {mean_r:.3}°");
+    assert!(
+        mean_r <= MAX_MEAN_RMSE_DEG,
+        "mean leg-raise RMSE {mean_r:.3}°"
+    );
     // The expected error must bound what was measured.
     for r in &rows {
-        assert!(r.2 <= r.1, "measured {:.2}° above the expected {:.2}°", r.2, r.1);
+        assert!(
+            r.2 <= r.1,
+            "measured {:.2}° above the expected {:.2}°",
+            r.2,
+            r.1
+        );
     }
 }

@@ -77,7 +77,10 @@ pub(super) fn fit_shank_axis(g2: &[Vector3<f64>], n1: &[f64]) -> (Vector3<f64>, 
 }
 
 /// Both hinge axes from Σ(‖g1 × j1‖ − ‖g2 × j2‖)² (Seel 2014), for when the thigh moves.
-pub(super) fn fit_both_axes(g1: &[Vector3<f64>], g2: &[Vector3<f64>]) -> (Vector3<f64>, Vector3<f64>, f64) {
+pub(super) fn fit_both_axes(
+    g1: &[Vector3<f64>],
+    g2: &[Vector3<f64>],
+) -> (Vector3<f64>, Vector3<f64>, f64) {
     let cost = |a: &Vector3<f64>, b: &Vector3<f64>| -> f64 {
         g1.iter()
             .zip(g2)

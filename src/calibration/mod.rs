@@ -13,9 +13,10 @@ use std::path::Path;
 
 mod axes;
 mod quality;
+pub(crate) mod refine;
 
-use axes::{fit_both_axes, fit_shank_axis, fit_thigh_axis_in_plane};
 pub use axes::principal_axis;
+use axes::{fit_both_axes, fit_shank_axis, fit_thigh_axis_in_plane};
 pub use quality::{WARN_EXPECTED_ERROR_DEG, accuracy_caveat, expected_error_deg};
 
 /// Calibration errors: each message tells the user what to do differently.
@@ -132,6 +133,11 @@ pub struct CalibrationQuality {
     /// from the first large thigh rotation (lying down, a leg raise).
     #[serde(default = "yes")]
     pub thigh_axis_observed: bool,
+    /// Whether the calibration poses turned the leg far enough from vertical to reveal the
+    /// accelerometer biases (standing swings do not); if not, the pipeline finds the thigh's and
+    /// shank's at the first rest with the leg inclined.
+    #[serde(default = "yes")]
+    pub acc_bias_observed: bool,
 }
 
 fn yes() -> bool {
@@ -451,7 +457,10 @@ impl Calibrator {
             swing_angles_deg(&pairs, t, s)
         };
         let a_pos = angles(&thigh_cal, &shank_cal);
-        let a_neg = angles(&thigh_cal, &SegmentCalibration::new(long[sh], -j2, bias[sh]));
+        let a_neg = angles(
+            &thigh_cal,
+            &SegmentCalibration::new(long[sh], -j2, bias[sh]),
+        );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let (m_pos, m_neg) = (median_abs(&a_pos), median_abs(&a_neg));
         // A clear difference in the typical |angle| means only one sign is consistent.
@@ -521,6 +530,7 @@ impl Calibrator {
                 is_nominal: false,
                 thigh_sign_resolved,
                 thigh_axis_observed: thigh_observed,
+                acc_bias_observed: thigh_cal.acc_bias_m_s2 != [0.0; 3],
             },
         })
     }
@@ -824,4 +834,3 @@ fn median_abs(v: &[f64]) -> f64 {
 fn rms_norm(v: &[Vector3<f64>]) -> f64 {
     (v.iter().map(|g| g.norm_squared()).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
-

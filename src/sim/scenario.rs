@@ -407,8 +407,8 @@ fn calibration_pose(t_s: f64, swing_range_deg: f64, style: &SwingStyle) -> Pose 
     if t_s < HINGE_START_S {
         let standing = style.posture == SwingPosture::Standing;
         if !standing {
-            p.hip_deg = mj(t_s, STATIC_END_S, 1.0, 0.0, 90.0) + mj(t_s, SWING_END_S, 1.0, 90.0, 0.0)
-                - 90.0;
+            p.hip_deg =
+                mj(t_s, STATIC_END_S, 1.0, 0.0, 90.0) + mj(t_s, SWING_END_S, 1.0, 90.0, 0.0) - 90.0;
         }
         if (SWING_START_S..SWING_END_S).contains(&t_s) {
             let tau = std::f64::consts::TAU;
@@ -473,11 +473,19 @@ mod tests {
 
     #[test]
     fn calibration_prefix_values() {
-        assert_eq!(calibration_pose(2.0, 70.0, &SwingStyle::default()), Pose::upright());
+        assert_eq!(
+            calibration_pose(2.0, 70.0, &SwingStyle::default()),
+            Pose::upright()
+        );
         let swing = calibration_pose(7.0, 70.0, &SwingStyle::default());
         assert_eq!(swing.hip_deg, 90.0);
         assert!((swing.knee_deg - 70.0).abs() < 1e-9);
         assert!((calibration_pose(21.0, 70.0, &SwingStyle::default()).phi_deg - 30.0).abs() < 1e-9);
-        assert!(calibration_pose(26.999, 70.0, &SwingStyle::default()).phi_deg.abs() < 1e-6);
+        assert!(
+            calibration_pose(26.999, 70.0, &SwingStyle::default())
+                .phi_deg
+                .abs()
+                < 1e-6
+        );
     }
 }

@@ -152,7 +152,9 @@ fn kinematics(scn: &Scenario, layout: &Layout, geo: &[SensorGeometry], t_s: f64)
         let thigh = rot_y_m(b[1])
             * rot_z_m(pose.thigh_frontal_deg.to_radians())
             * rot_x_m(pose.thigh_axial_deg.to_radians());
-        let shank = thigh * rot_y_m(pose.knee_deg.to_radians()) * rot_x_m(pose.shank_axial_deg.to_radians());
+        let shank = thigh
+            * rot_y_m(pose.knee_deg.to_radians())
+            * rot_x_m(pose.shank_axial_deg.to_radians());
         [rot_y_m(b[0]), thigh, shank]
     });
     let seg_apply = |seg: usize, v: Vector3<f64>| match &rot {
@@ -191,7 +193,11 @@ fn segment_rate(prev: &Kin, cur: &Kin, next: &Kin, seg: usize, dt: f64) -> Vecto
         None => rot_y_m(k.beta_rad[seg]),
     };
     if prev.rot.is_none() && cur.rot.is_none() && next.rot.is_none() {
-        return Vector3::new(0.0, (next.beta_rad[seg] - prev.beta_rad[seg]) / (2.0 * dt), 0.0);
+        return Vector3::new(
+            0.0,
+            (next.beta_rad[seg] - prev.beta_rad[seg]) / (2.0 * dt),
+            0.0,
+        );
     }
     // Body rate from R^T·dR/dt (its skew part), central difference.
     let w = full(cur).transpose() * (full(next) - full(prev)) / (2.0 * dt);
