@@ -462,9 +462,16 @@ impl Calibrator {
             &SegmentCalibration::new(long[sh], -j2, bias[sh]),
         );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        let (m_pos, m_neg) = (median_abs(&a_pos), median_abs(&a_neg));
-        // A clear difference in the typical |angle| means only one sign is consistent.
-        let keep = if (m_pos - m_neg).abs() > 20.0 {
+        // Opposite signs read the knee near ±180° wherever the leg is not vertical: the sign with
+        // fewer impossible angles (then the smaller typical |angle|) is the consistent one. Only
+        // if both read alike (the thigh vertical throughout) does flexion decide.
+        let implausible = |v: &[f64]| v.iter().filter(|k| !(-40.0..=150.0).contains(*k)).count();
+        let (i_pos, i_neg) = (implausible(&a_pos), implausible(&a_neg));
+        let mean_abs = |v: &[f64]| v.iter().map(|k| k.abs()).sum::<f64>() / v.len().max(1) as f64;
+        let (m_pos, m_neg) = (mean_abs(&a_pos), mean_abs(&a_neg));
+        let keep = if i_pos.abs_diff(i_neg) * 50 > a_pos.len() {
+            i_pos < i_neg
+        } else if (m_pos - m_neg).abs() > 15.0 {
             m_pos < m_neg
         } else {
             mean(&a_pos) >= mean(&a_neg)
@@ -823,12 +830,6 @@ fn swing_angles_deg(
             hinge_angle_rad(&r_t, &r_s, instant_delta(&r_t, &r_s)).to_degrees()
         })
         .collect()
-}
-
-fn median_abs(v: &[f64]) -> f64 {
-    let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
-    a.sort_by(f64::total_cmp);
-    a.get(a.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn rms_norm(v: &[Vector3<f64>]) -> f64 {

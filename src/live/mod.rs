@@ -688,7 +688,11 @@ impl LiveSession {
         }
         match self.stage {
             Stage::Running => {
-                self.make_pipeline(self.cfg.profile.clone().expect("profile given"));
+                let profile = self.cfg.profile.clone().expect("profile given");
+                if let Some(c) = crate::calibration::accuracy_caveat(&profile) {
+                    self.view.push_message(c);
+                }
+                self.make_pipeline(profile);
                 let mut n = 0;
                 for s in &held {
                     n += self.push_pipeline(s)?;
@@ -743,6 +747,9 @@ impl LiveSession {
                     "calibration accepted — quality {:.2}",
                     profile.quality.score
                 ));
+                if let Some(c) = crate::calibration::accuracy_caveat(&profile) {
+                    self.view.push_message(c);
+                }
                 self.make_pipeline(profile);
                 self.stage = Stage::Running;
                 let held = std::mem::take(&mut self.held);
