@@ -57,7 +57,7 @@ fn make_case(i: u64) -> Case {
             style.sway_sagittal_deg = u(&mut rng, 1.0, 5.0);
             style.sway_frontal_deg = u(&mut rng, 0.0, 0.6) * style.sway_sagittal_deg;
             style.sway_hz = u(&mut rng, 0.3, 1.2);
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 // Sloppy standing swings as well.
                 style.wobble_deg = u(&mut rng, 0.0, 10.0);
                 style.shank_axial_deg = u(&mut rng, 0.0, 5.0);

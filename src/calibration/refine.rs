@@ -68,7 +68,8 @@ impl AccBiasRefiner {
             self.q *= UnitQuaternion::from_scaled_axis(w * dt);
         }
         self.last_t_s = Some(t_s);
-        if !(t_s - self.block_start_s < BLOCK_S) {
+        // The first block starts at the first sample (`block_start_s` is NaN until then).
+        if self.block_start_s.is_nan() || t_s - self.block_start_s >= BLOCK_S {
             let found = self.close_block();
             self.block_start_s = t_s;
             self.block_acc = Vector3::zeros();
