@@ -231,3 +231,45 @@ fn every_procedure_calibrates_and_tracks_within_a_degree() {
         );
     }
 }
+
+#[test]
+fn a_still_standing_thigh_is_refined_by_the_first_movements() {
+    // 1° of sway: the swings cannot show the thigh's axis; lying down does, and the summary
+    // says when. A pipeline fed sample by sample (as live does) refines at the same frame.
+    let scn = sim::preset("standing_still_thigh").unwrap();
+    let opts = SimOptions::new(100.0, Variant::Realistic, 3);
+    let out = sim::simulate(&scn, &opts);
+    let sum = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |_| {})
+        .expect("standing swings calibrate");
+    let p = sum.profile.clone().unwrap();
+    let t = sum
+        .calibration_refined_at_s
+        .expect("the calibration is refined");
+    assert!((18.0..23.0).contains(&t), "refined at {t:.2} s");
+    let mut pipe = stretchwatch::pipeline::Pipeline::new(
+        &p,
+        StretchType::Supine,
+        100.0,
+        stretchwatch::pipeline::PipelineParams::default(),
+    );
+    let mut seen = Vec::new();
+    for s in &out.samples {
+        let before = pipe.calibration_refinements();
+        pipe.push(s, |_| {});
+        if pipe.calibration_refinements() != before {
+            seen.push(pipe.calibration_refined_at_s().unwrap());
+        }
+    }
+    assert_eq!(seen.last().copied(), Some(t));
+    let c = Case {
+        label: "standing_still_thigh".into(),
+        procedure: Procedure::Standing,
+        scn,
+        opts,
+    };
+    let (k, r, ..) = run(&c).unwrap();
+    assert!(
+        k <= MAX_RMSE_DEG && r <= MAX_RMSE_DEG,
+        "knee {k:.2}°, leg raise {r:.2}°"
+    );
+}

@@ -17,7 +17,10 @@ pub(crate) mod refine;
 
 pub use axes::principal_axis;
 use axes::{fit_both_axes, fit_shank_axis, fit_thigh_axis_in_plane};
-pub use quality::{WARN_EXPECTED_ERROR_DEG, accuracy_caveat, expected_error_deg};
+pub use quality::{
+    NOMINAL_ERROR_DEG, WARN_EXPECTED_ERROR_DEG, accuracy_caveat, accuracy_caveat_short,
+    expected_error_deg,
+};
 
 /// Calibration errors: each message tells the user what to do differently.
 #[derive(Debug, thiserror::Error)]

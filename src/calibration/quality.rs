@@ -38,6 +38,18 @@ pub fn accuracy_caveat(profile: &CalibrationProfile) -> Option<String> {
     })
 }
 
+/// The short form of [`accuracy_caveat`] for titles and labels ("angles may be off by up to N°").
+pub fn accuracy_caveat_short(profile: &CalibrationProfile) -> Option<String> {
+    let err = profile.expected_error_deg();
+    if profile.quality.is_nominal {
+        Some(format!(
+            "default sensor placement: angles may be off by up to {err:.0}°"
+        ))
+    } else {
+        (err > WARN_EXPECTED_ERROR_DEG).then(|| format!("angles may be off by up to {err:.0}°"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +64,33 @@ mod tests {
             assert!(e >= last);
             last = e;
         }
+    }
+
+    #[test]
+    fn the_shipped_nominal_profile_is_labelled() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("calibration/default-lateral-x-up.toml");
+        let p = CalibrationProfile::load(&path).unwrap();
+        assert!(p.quality.is_nominal);
+        let c = accuracy_caveat(&p).unwrap();
+        assert!(
+            c.contains("default sensor placement") && c.contains("30°"),
+            "{c}"
+        );
+        assert!(accuracy_caveat_short(&p).unwrap().contains("up to 30°"));
+    }
+
+    #[test]
+    fn a_low_score_is_announced_and_a_good_one_is_not() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("calibration/default-lateral-x-up.toml");
+        let mut p = CalibrationProfile::load(&path).unwrap();
+        p.quality.is_nominal = false;
+        p.quality.score = 0.42;
+        p.quality.expected_error_deg = None;
+        let c = accuracy_caveat(&p).unwrap();
+        assert!(c.contains("angles may be off by up to 6°"), "{c}");
+        p.quality.expected_error_deg = Some(expected_error_deg(0.98));
+        assert_eq!(accuracy_caveat(&p), None);
     }
 }

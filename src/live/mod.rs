@@ -797,7 +797,14 @@ impl LiveSession {
         };
         let mut frames = std::mem::take(&mut self.frame_buf);
         frames.clear();
+        let refinements = p.calibration_refinements();
         p.push(s, |a| frames.push(*a));
+        if p.calibration_refinements() != refinements
+            && let Some(t) = p.calibration_refined_at_s()
+        {
+            self.view
+                .push_message(format!("calibration refined at {t:.1} s"));
+        }
         let n = frames.len();
         for a in &frames {
             self.on_frame(a)?;
