@@ -446,9 +446,15 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
             _ => {}
         }
     }
+    // A low-quality or nominal calibration is stated on the plot itself.
+    let caveat = store
+        .calibration(id)?
+        .and_then(|p| crate::calibration::accuracy_caveat_short(&p))
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
     Ok(SessionPlot {
         title: format!(
-            "Session {id}: {} {} stretch, {}",
+            "Session {id}: {} {} stretch, {}{caveat}",
             row.side.as_str(),
             row.stretch.as_str(),
             crate::store::format_utc(row.started_unix_s)
