@@ -255,6 +255,25 @@ fn routine_blocks_reps_and_dose_per_side() {
     ] {
         assert!(show.contains(want), "missing {want:?} in\n{show}");
     }
+    // The session plot draws and labels the four blocks.
+    let store = stretchwatch::store::Store::open(&db).unwrap();
+    let plot = stretchwatch::report::plots::session_data(&store, 1).unwrap();
+    assert_eq!(plot.blocks.len(), 4);
+    assert!(plot.title.contains("4 blocks"), "{}", plot.title);
+    let svg = tmp("routine.svg");
+    let o = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["plot", "session", "1", "--out"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("block 3: right supine"),
+        "block labels in the plot"
+    );
 }
 
 /// The same routine streamed through the live session as open-protocol notifications. Live

@@ -40,9 +40,6 @@ use std::path::PathBuf;
 /// Files are flushed at least this often (host time), seconds.
 pub const FLUSH_EVERY_S: f64 = 0.2;
 
-/// Hold target shown against the hold timer, seconds (form-spec 2.2).
-pub const HOLD_TARGET_S: f64 = 30.0;
-
 /// The stop advice shown at all times (form-spec 6.2).
 pub const STOP_ADVICE: &str = "Stop now if you feel sharp or shooting pain, pain behind the knee or in the lower back, tingling, numbness or burning down the leg, or if symptoms stay after stretching. If pain persists or keeps returning, talk to a health professional.";
 

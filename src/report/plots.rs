@@ -343,6 +343,8 @@ pub struct SessionPlot {
     pub warnings: Vec<WarningMark>,
     /// Rep labels.
     pub reps: Vec<RepMark>,
+    /// Exercise blocks of the session (a routine has several).
+    pub blocks: Vec<crate::store::BlockRecord>,
 }
 
 /// Detector events drawn as warnings (episode `on`/`off`).
@@ -452,13 +454,23 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
         .and_then(|p| crate::calibration::accuracy_caveat_short(&p))
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
+    let blocks = store.blocks(id)?;
     Ok(SessionPlot {
-        title: format!(
-            "Session {id}: {} {} stretch, {}{caveat}",
-            row.side.as_str(),
-            row.stretch.as_str(),
-            crate::store::format_utc(row.started_unix_s)
-        ),
+        title: if blocks.len() > 1 {
+            format!(
+                "Session {id}: {} blocks, {}{caveat}",
+                blocks.len(),
+                crate::store::format_utc(row.started_unix_s)
+            )
+        } else {
+            format!(
+                "Session {id}: {} {} stretch, {}{caveat}",
+                row.side.as_str(),
+                row.stretch.as_str(),
+                crate::store::format_utc(row.started_unix_s)
+            )
+        },
+        blocks,
         knee: decimate(&knee, MAX_TRACE_POINTS),
         hip: decimate(&hip, MAX_TRACE_POINTS),
         hip_label: if has_hip {
@@ -551,6 +563,33 @@ impl Plot for SessionPlot {
                 .map_err(e)?
                 .label(name.replace('_', " "))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+        }
+        // Blocks of a routine: a line at each start, labelled with its side and stretch.
+        if self.blocks.len() > 1 {
+            let edge = RGBColor(90, 90, 90);
+            chart
+                .draw_series(self.blocks.iter().map(|b| {
+                    PathElement::new(
+                        vec![(b.t_start_s, y0), (b.t_start_s, y1)],
+                        edge.stroke_width(1),
+                    )
+                }))
+                .map_err(e)?;
+            let style = (FONT_FAMILY, 13).into_font().color(&edge);
+            for b in &self.blocks {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!(
+                            "block {}: {} {}",
+                            b.block,
+                            b.side.as_str(),
+                            b.stretch.as_str()
+                        ),
+                        (b.t_start_s, y1 - (y1 - y0) * 0.11),
+                        style.clone(),
+                    )))
+                    .map_err(e)?;
+            }
         }
         // Hold spans: a bar along the top with the rep's static hold at the end of its last hold.
         let bar = (y1 - (y1 - y0) * 0.04, y1 - (y1 - y0) * 0.015);

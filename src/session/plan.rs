@@ -76,8 +76,8 @@ pub enum PlanItem {
 }
 
 impl PlanItem {
-    /// The `key: value` entry that records this item (DESIGN 3.1); `None` for a calibration pair,
-    /// which is several entries ([`CalibrationWindows`] keys).
+    /// The `key: value` entries that record this item (DESIGN 3.1): one marker for a block edge,
+    /// the two or three window keys for a calibration pair, none for a note.
     pub fn entries(&self) -> Vec<(&'static str, String)> {
         let w = |w: TimeWindow| format!("{} {}", w.start_s, w.end_s);
         match *self {
