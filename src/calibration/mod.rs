@@ -621,7 +621,10 @@ impl Calibrator {
                 is_nominal: false,
                 thigh_sign_resolved,
                 thigh_axis_observed: thigh_observed,
-                acc_bias_observed: thigh_cal.acc_bias_m_s2 != [0.0; 3],
+                // Zero means not estimated: the poses did not observe it, or the estimate was
+                // inconsistent (uncertain sample times) and dropped.
+                acc_bias_observed: thigh_cal.acc_bias_m_s2 != [0.0; 3]
+                    && shank_cal.acc_bias_m_s2 != [0.0; 3],
             },
         })
     }

@@ -19,6 +19,10 @@ const MAX_BIAS_M_S2: f64 = 0.981;
 /// Longest gyro integration between the two rests, seconds: a residual gyro bias of 0.01 °/s
 /// tilts the carried frame by 0.3° in that time, a 5 mg error in the bias.
 const MAX_SPAN_S: f64 = 30.0;
+/// Longest rotation path (∫|ω|dt) between the two rests, radians (one turn): every degree turned
+/// carries the error of an uncertain sample time (a lost sample without a device clock misdates
+/// its neighbours), so a frame carried through a session of swings is not trusted.
+const MAX_PATH_RAD: f64 = std::f64::consts::TAU;
 
 /// Streaming accelerometer-bias refiner of one sensor.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +39,8 @@ pub(crate) struct AccBiasRefiner {
     block_still: bool,
     /// The latest vertical rest: mean acc, the integrated orientation and the time then.
     reference: Option<(Vector3<f64>, UnitQuaternion<f64>, f64)>,
+    /// Rotation path since the reference, radians.
+    path_rad: f64,
     done: bool,
 }
 
@@ -51,6 +57,7 @@ impl AccBiasRefiner {
             block_n: 0,
             block_still: true,
             reference: None,
+            path_rad: 0.0,
             done: false,
         }
     }
@@ -65,22 +72,27 @@ impl AccBiasRefiner {
         if self.done {
             return None;
         }
-        let w = gyr_rad_s - self.gyro_bias;
-        if let Some(prev) = self.last_t_s {
-            let dt = (t_s - prev).clamp(0.0, 0.5);
-            self.q *= UnitQuaternion::from_scaled_axis(w * dt);
-        }
-        self.last_t_s = Some(t_s);
-        // The first block starts at the first sample (`block_start_s` is NaN until then).
+        // Close a finished block first, so that its orientation is the one at its last sample.
+        let mut found = None;
         if self.block_start_s.is_nan() || t_s - self.block_start_s >= BLOCK_S {
-            let found = self.close_block();
+            found = self.close_block();
             self.block_start_s = t_s;
             self.block_acc = Vector3::zeros();
             self.block_n = 0;
             self.block_still = true;
-            if found.is_some() {
-                return found;
+        }
+        let w = gyr_rad_s - self.gyro_bias;
+        if let Some(prev) = self.last_t_s {
+            let dt = (t_s - prev).clamp(0.0, 0.5);
+            self.q *= UnitQuaternion::from_scaled_axis(w * dt);
+            self.path_rad += w.norm() * dt;
+            if self.path_rad > MAX_PATH_RAD {
+                self.reference = None;
             }
+        }
+        self.last_t_s = Some(t_s);
+        if found.is_some() {
+            return found;
         }
         self.block_acc += acc_m_s2;
         self.block_n += 1;
@@ -99,6 +111,7 @@ impl AccBiasRefiner {
             // Specific force against the distal axis: the segment hangs vertical. The latest
             // such rest is kept, so the gyro carries its frame for as short a time as possible.
             self.reference = Some((a, self.q, self.block_start_s));
+            self.path_rad = 0.0;
             return None;
         }
         match self.reference {
