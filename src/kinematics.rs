@@ -6,6 +6,7 @@
 //! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
 
 use crate::calibration::CalibrationProfile;
+pub use crate::geometry::{hinge_angle_rad, wrap_pi};
 use crate::model::{SensorRole, StretchType};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
@@ -89,19 +90,6 @@ impl Default for HingeHeading {
     }
 }
 
-/// Rotation about +y that takes segment frame `a` to segment frame `b` after aligning headings with
-/// δ = atan2(sin, cos): the flexion angle for `R_b = R_a · R_y(θ)`.
-pub fn hinge_angle_rad(
-    world_from_a: &Matrix3<f64>,
-    world_from_b: &Matrix3<f64>,
-    delta_cs: (f64, f64),
-) -> f64 {
-    let (c, s) = delta_cs;
-    let rz = Matrix3::new(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0);
-    let rel = world_from_a.transpose() * rz * world_from_b;
-    (rel[(0, 2)] - rel[(2, 0)]).atan2(rel[(0, 0)] + rel[(2, 2)])
-}
-
 /// Signed sagittal angle β of a segment, with `R = R_z(h)·R_y(β)`: heading-free and drift-free.
 pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
     let x = world_from_segment.column(0);
@@ -115,16 +103,6 @@ pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
 /// unchanged to first order, where `asin` loses the full error near vertical.
 pub fn elevation_rad(world_from_segment: &Matrix3<f64>) -> f64 {
     wrap_pi(-sagittal_pitch_rad(world_from_segment))
-}
-
-/// Wraps an angle to (−π, π].
-pub fn wrap_pi(a: f64) -> f64 {
-    let w = (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
-    if w <= -std::f64::consts::PI {
-        w + std::f64::consts::TAU
-    } else {
-        w
-    }
 }
 
 /// Per-frame sensor orientations handed to the joint-angle stage (`world_from_sensor`).

@@ -3,7 +3,7 @@
 //! (Seel et al. 2014 gyro constraint, with a gravity-based thigh axis when the thigh is horizontal);
 //! optional hip hinges give the pelvis medio-lateral axis. Nothing about the mounting is assumed.
 
-use crate::kinematics::{hinge_angle_rad, wrap_pi};
+use crate::geometry::{hinge_angle_rad, wrap_pi};
 use crate::model::{ImuSample, SensorRole, TimeWindow};
 use crate::orientation::{OrientationParams, SensorOrientation};
 use crate::record::RecordingHeader;
