@@ -6,7 +6,8 @@
 //! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
 
 use crate::calibration::CalibrationProfile;
-use crate::model::StretchType;
+pub use crate::geometry::{hinge_angle_rad, wrap_pi};
+use crate::model::{SensorRole, StretchType};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
 /// Settings of the joint-angle stage.
@@ -89,19 +90,6 @@ impl Default for HingeHeading {
     }
 }
 
-/// Rotation about +y that takes segment frame `a` to segment frame `b` after aligning headings with
-/// δ = atan2(sin, cos): the flexion angle for `R_b = R_a · R_y(θ)`.
-pub fn hinge_angle_rad(
-    world_from_a: &Matrix3<f64>,
-    world_from_b: &Matrix3<f64>,
-    delta_cs: (f64, f64),
-) -> f64 {
-    let (c, s) = delta_cs;
-    let rz = Matrix3::new(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0);
-    let rel = world_from_a.transpose() * rz * world_from_b;
-    (rel[(0, 2)] - rel[(2, 0)]).atan2(rel[(0, 0)] + rel[(2, 2)])
-}
-
 /// Signed sagittal angle β of a segment, with `R = R_z(h)·R_y(β)`: heading-free and drift-free.
 pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
     let x = world_from_segment.column(0);
@@ -115,16 +103,6 @@ pub fn sagittal_pitch_rad(world_from_segment: &Matrix3<f64>) -> f64 {
 /// unchanged to first order, where `asin` loses the full error near vertical.
 pub fn elevation_rad(world_from_segment: &Matrix3<f64>) -> f64 {
     wrap_pi(-sagittal_pitch_rad(world_from_segment))
-}
-
-/// Wraps an angle to (−π, π].
-pub fn wrap_pi(a: f64) -> f64 {
-    let w = (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
-    if w <= -std::f64::consts::PI {
-        w + std::f64::consts::TAU
-    } else {
-        w
-    }
 }
 
 /// Per-frame sensor orientations handed to the joint-angle stage (`world_from_sensor`).
@@ -165,8 +143,125 @@ pub struct AnglesDeg {
     pub hip_rate_deg_s: Option<f64>,
 }
 
+/// Thigh rotation rate above which a frame counts towards the axis refinement, rad/s (20 °/s).
+const REFINE_MIN_RATE_RAD_S: f64 = 0.35;
+/// Thigh rotation that one axis refinement accumulates, radians (45°).
+const REFINE_TURN_RAD: f64 = std::f64::consts::FRAC_PI_4;
+/// Share of the accumulated rotation that must lie about one axis for the refinement to apply.
+const REFINE_MIN_PLANARITY: f64 = 0.85;
+/// Time the thigh must rest inclined before its anterior direction is settled, seconds.
+const SIGN_REST_S: f64 = 0.5;
+
+/// Completes a calibration whose swings could not see the thigh's hinge axis (standing swings with
+/// a steady thigh), from the session's own first informative moments, deterministically from the
+/// frames: the first large thigh rotation about one axis (lying down, getting up, a leg raise)
+/// gives the axis; the first rest with the thigh inclined (lying, sitting, a raised leg) gives
+/// its anterior direction, which points up in every posture of the protocol.
+#[derive(Debug, Clone, Copy)]
+struct Refiner {
+    axis_pending: bool,
+    sign_pending: bool,
+    /// Σ ω ωᵀ·dt of the fast thigh frames, sensor frame.
+    scatter: Matrix3<f64>,
+    turned_rad: f64,
+    rest_s: f64,
+    vote: f64,
+    /// Number of changes made so far.
+    changes: u32,
+}
+
+impl Refiner {
+    fn new(profile: &CalibrationProfile) -> Self {
+        Refiner {
+            axis_pending: !profile.quality.thigh_axis_observed,
+            sign_pending: !profile.quality.thigh_sign_resolved,
+            scatter: Matrix3::zeros(),
+            turned_rad: 0.0,
+            rest_s: 0.0,
+            vote: 0.0,
+            changes: 0,
+        }
+    }
+
+    /// Updates `thigh_from_seg` from one frame; returns whether it changed.
+    fn update(
+        &mut self,
+        thigh_from_seg: &mut Matrix3<f64>,
+        world_from_thigh_seg: &Matrix3<f64>,
+        w_thigh_sensor_rad_s: &Vector3<f64>,
+        dt_s: f64,
+    ) -> bool {
+        let rate = w_thigh_sensor_rad_s.norm();
+        let mut changed = false;
+        if self.axis_pending && rate > REFINE_MIN_RATE_RAD_S {
+            self.scatter += w_thigh_sensor_rad_s * w_thigh_sensor_rad_s.transpose() * (dt_s / rate);
+            self.turned_rad += rate * dt_s;
+            if self.turned_rad >= REFINE_TURN_RAD {
+                changed |= self.refine_axis(thigh_from_seg);
+            }
+        }
+        if self.sign_pending {
+            let x = world_from_thigh_seg.column(0);
+            let z = world_from_thigh_seg.column(2);
+            if x.z.abs() < 0.5 && rate < 0.5 {
+                self.rest_s += dt_s;
+                self.vote += z.z * dt_s;
+                if self.rest_s >= SIGN_REST_S {
+                    self.sign_pending = false;
+                    if self.vote < 0.0 {
+                        // Turn the segment frame half a turn about the long axis: y and z flip.
+                        for c in 1..3 {
+                            let col = -thigh_from_seg.column(c);
+                            thigh_from_seg.set_column(c, &col);
+                        }
+                        changed = true;
+                    }
+                }
+            } else {
+                self.rest_s = 0.0;
+                self.vote = 0.0;
+            }
+        }
+        if changed {
+            self.changes += 1;
+        }
+        changed
+    }
+
+    /// The principal axis of the accumulated rotation, if planar enough, becomes the hinge axis
+    /// (made orthogonal to the long axis and signed like the current one).
+    fn refine_axis(&mut self, thigh_from_seg: &mut Matrix3<f64>) -> bool {
+        let eig = self.scatter.symmetric_eigen();
+        let trace = eig.eigenvalues.sum();
+        let i = eig.eigenvalues.imax();
+        let (scatter_planarity, p) = (
+            eig.eigenvalues[i] / trace.max(1e-12),
+            Vector3::from(eig.eigenvectors.column(i)),
+        );
+        self.scatter = Matrix3::zeros();
+        self.turned_rad = 0.0;
+        if scatter_planarity < REFINE_MIN_PLANARITY {
+            return false; // a twisting motion: wait for a cleaner one
+        }
+        let x: Vector3<f64> = thigh_from_seg.column(0).into();
+        let across = p - x * p.dot(&x);
+        if across.norm() < 0.7 {
+            return false; // mostly about the long axis: says nothing about the hinge
+        }
+        let old_y: Vector3<f64> = thigh_from_seg.column(1).into();
+        let mut y = across.normalize();
+        if y.dot(&old_y) < 0.0 {
+            y = -y;
+        }
+        *thigh_from_seg = Matrix3::from_columns(&[x, y, x.cross(&y)]);
+        self.axis_pending = false;
+        true
+    }
+}
+
 /// Stateful joint-angle stage: calibration plus the two hinge-heading filters.
 pub struct Kinematics {
+    refiner: Refiner,
     thigh_from_seg: Matrix3<f64>,
     shank_from_seg: Matrix3<f64>,
     pelvis_from_seg: Option<Matrix3<f64>>,
@@ -184,6 +279,7 @@ impl Kinematics {
         params: KinematicsParams,
     ) -> Self {
         Kinematics {
+            refiner: Refiner::new(profile),
             thigh_from_seg: profile.thigh.sensor_from_segment(),
             shank_from_seg: profile.shank.sensor_from_segment(),
             pelvis_from_seg: profile.pelvis.as_ref().map(|p| p.sensor_from_segment()),
@@ -199,9 +295,49 @@ impl Kinematics {
         self.stretch = stretch;
     }
 
+    /// How many times the session's own movements have refined the thigh calibration so far.
+    pub fn refinements(&self) -> u32 {
+        self.refiner.changes
+    }
+
+    /// Corrects a segment's long axis for an accelerometer bias found after calibration, given
+    /// as the change `delta_bias` from the profile's: the standing pose read `−x·g + b_old`, so
+    /// the axis becomes `normalize(x·g + b_new − b_old)`; the hinge axis is kept orthogonal.
+    pub fn correct_acc_bias(&mut self, role: SensorRole, delta_bias_m_s2: &Vector3<f64>) {
+        let m = match role {
+            SensorRole::Thigh => &mut self.thigh_from_seg,
+            SensorRole::Shank => &mut self.shank_from_seg,
+            SensorRole::Pelvis => return,
+        };
+        let x_old: Vector3<f64> = m.column(0).into();
+        let x = (x_old * 9.81 + delta_bias_m_s2).normalize();
+        let y_old: Vector3<f64> = m.column(1).into();
+        let y = (y_old - x * y_old.dot(&x)).normalize();
+        *m = Matrix3::from_columns(&[x, y, x.cross(&y)]);
+        self.refiner.changes += 1;
+    }
+
+    /// The thigh's current `sensor_from_segment` (the profile's, or as refined since).
+    pub fn thigh_sensor_from_segment(&self) -> Matrix3<f64> {
+        self.thigh_from_seg
+    }
+
     /// Computes the angles of one frame; `dt_s` is the time since the previous frame.
     pub fn update(&mut self, inp: &SegmentInputs, dt_s: f64) -> AnglesDeg {
-        let r_t = inp.thigh.to_rotation_matrix().into_inner() * self.thigh_from_seg;
+        let world_from_thigh = inp.thigh.to_rotation_matrix().into_inner();
+        if self.refiner.axis_pending || self.refiner.sign_pending {
+            let w_sensor = world_from_thigh.transpose() * inp.w_thigh_rad_s;
+            let r_t = world_from_thigh * self.thigh_from_seg;
+            if self
+                .refiner
+                .update(&mut self.thigh_from_seg, &r_t, &w_sensor, dt_s)
+            {
+                // The hinge axes' heading offset changed with the thigh axis: start it afresh.
+                self.knee_heading = HingeHeading::new();
+                self.hip_heading = HingeHeading::new();
+            }
+        }
+        let r_t = world_from_thigh * self.thigh_from_seg;
         let r_s = inp.shank.to_rotation_matrix().into_inner() * self.shank_from_seg;
         let y_t: Vector3<f64> = r_t.column(1).into();
         let y_s: Vector3<f64> = r_s.column(1).into();

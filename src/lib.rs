@@ -5,6 +5,7 @@
 
 pub mod calibration;
 pub mod form;
+pub mod geometry;
 pub mod kinematics;
 pub mod limits;
 pub mod live;

@@ -185,6 +185,7 @@ pub struct JointAngles {
     pub leg_raise_rate_deg_s: Option<f64>,
     /// True when a sensor stream had a gap longer than the interpolation limit around this frame.
     pub gap: bool,
-    /// Samples dropped as physically implausible ([`crate::limits`]) since the previous frame.
+    /// Samples dropped as physically implausible (outside the limits of `limits.rs`) since the
+    /// previous frame.
     pub implausible_samples: u32,
 }

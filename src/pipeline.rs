@@ -6,6 +6,7 @@
 //! and dropped samples do not skew the angles. No allocation per sample, no clock reads.
 
 use crate::calibration::CalibrationProfile;
+use crate::calibration::refine::AccBiasRefiner;
 use crate::kinematics::{Kinematics, KinematicsParams, SegmentInputs};
 use crate::model::{ImuSample, JointAngles, SensorRole, StretchType};
 use crate::orientation::{OrientationParams, SensorOrientation};
@@ -32,6 +33,8 @@ struct SensorTrack {
     orient: SensorOrientation,
     /// Calibrated accelerometer bias, removed before the orientation filter.
     acc_bias_m_s2: Vector3<f64>,
+    /// Finds a bias the calibration could not see (thigh and shank after standing swings).
+    acc_refiner: Option<AccBiasRefiner>,
     ring: [Stamped; HISTORY],
     len: usize,
     head: usize,
@@ -103,6 +106,9 @@ pub struct Pipeline {
     /// Implausible samples dropped since the last frame, and in all.
     implausible_pending: u32,
     implausible_total: u64,
+    /// Frame time of the latest refinement of the calibration by the session's movements.
+    refined_at_s: Option<f64>,
+    refinements_seen: u32,
 }
 
 /// Most frames one sample can complete: a silence up to [`MAX_GAP_FILL_S`] filled at the frame
@@ -136,6 +142,13 @@ impl Pipeline {
             seg.map(|seg| SensorTrack {
                 orient: SensorOrientation::new(sensor_rates_hz[role.index()], &params.orientation),
                 acc_bias_m_s2: Vector3::from(seg.acc_bias_m_s2),
+                acc_refiner: (role != SensorRole::Pelvis && !profile.quality.acc_bias_observed)
+                    .then(|| {
+                        AccBiasRefiner::new(
+                            Vector3::from(seg.long_axis),
+                            Vector3::from(seg.gyro_bias_rad_s),
+                        )
+                    }),
                 ring: [Stamped {
                     t_s: 0.0,
                     q: UnitQuaternion::identity(),
@@ -160,6 +173,8 @@ impl Pipeline {
             has_pelvis,
             implausible_pending: 0,
             implausible_total: 0,
+            refined_at_s: None,
+            refinements_seen: 0,
         }
     }
 
@@ -173,6 +188,18 @@ impl Pipeline {
     /// Samples dropped so far as physically implausible (see [`crate::limits`]).
     pub fn implausible_samples(&self) -> u64 {
         self.implausible_total
+    }
+
+    /// Frame time of the latest refinement of the calibration by the session's own movements
+    /// ("calibration refined at 42.3 s"), if any. Deterministic from the sample timestamps, so
+    /// replay and live refine at the same frame.
+    pub fn calibration_refined_at_s(&self) -> Option<f64> {
+        self.refined_at_s
+    }
+
+    /// How many refinements happened so far (poll after each `push` to announce a new one).
+    pub fn calibration_refinements(&self) -> u32 {
+        self.refinements_seen
     }
 
     /// Output frame rate, Hz.
@@ -194,6 +221,14 @@ impl Pipeline {
         }
         if track.cur.is_some_and(|c| s.t_s < c.t_s) {
             return; // an older time stamp would break the time order interpolation relies on
+        }
+        if let Some(r) = track.acc_refiner.as_mut()
+            && let Some(b) = r.push(s.t_s, &s.gyr_rad_s, &s.acc_m_s2)
+        {
+            track.acc_refiner = None;
+            self.kin
+                .correct_acc_bias(s.role, &(b - track.acc_bias_m_s2));
+            track.acc_bias_m_s2 = b;
         }
         let acc = s.acc_m_s2 - track.acc_bias_m_s2;
         let q = track.orient.update(s.t_s, &s.gyr_rad_s, &acc);
@@ -267,6 +302,10 @@ impl Pipeline {
             },
             dt,
         );
+        if self.kin.refinements() != self.refinements_seen {
+            self.refinements_seen = self.kin.refinements();
+            self.refined_at_s = Some(t_s);
+        }
         // Without a pelvis sensor, supine uses the leg-raise angle as the hip-flexion proxy
         // (form-spec 1.2); seated and standing have no hip angle.
         let (hip, hip_rate) = match (a.hip_flexion_deg, self.stretch) {
@@ -322,6 +361,11 @@ mod tests {
                 split_half_deg: 0.0,
                 score: 0.0,
                 thigh_axis_method: "test".into(),
+                expected_error_deg: None,
+                is_nominal: false,
+                thigh_sign_resolved: true,
+                thigh_axis_observed: true,
+                acc_bias_observed: true,
             },
         }
     }

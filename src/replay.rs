@@ -53,6 +53,8 @@ pub struct ReplaySummary {
     pub skipped_rows: usize,
     /// Samples dropped as physically implausible ([`crate::limits`]).
     pub implausible_samples: u64,
+    /// When the session's movements last refined the calibration, s.
+    pub calibration_refined_at_s: Option<f64>,
     /// Min and max knee flexion over the exercise blocks.
     pub knee_range_deg: Option<(f64, f64)>,
     /// Min and max leg-raise angle over the exercise blocks.
@@ -75,6 +77,7 @@ impl ReplaySummary {
             rate_hz: r.rate_hz,
             skipped_rows,
             implausible_samples: r.implausible_samples,
+            calibration_refined_at_s: r.calibration_refined_at_s,
             knee_range_deg: r.knee_range_deg,
             leg_raise_range_deg: r.leg_raise_range_deg,
             hip_range_deg: r.hip_range_deg,

@@ -306,6 +306,15 @@ fn print_summary(file: &Path, r: &FileReport, o: &mut dyn Write) -> Result<()> {
             p.quality.split_half_deg,
             p.quality.thigh_axis_method
         )?;
+        if let Some(c) = stretchwatch::calibration::accuracy_caveat(p) {
+            writeln!(o, "caution     {c}")?;
+        }
+        if let Some(t) = s.calibration_refined_at_s {
+            writeln!(
+                o,
+                "calibration refined at {t:.1} s from the session's own movements"
+            )?;
+        }
         if s.calibrations > 1 {
             writeln!(
                 o,
@@ -381,6 +390,9 @@ fn print_profile(p: &CalibrationProfile) {
         p.quality.split_half_deg,
         p.quality.thigh_axis_method
     );
+    if let Some(c) = stretchwatch::calibration::accuracy_caveat(p) {
+        println!("caution     {c}");
+    }
     for (name, s) in p.segments() {
         println!(
             "{name:<7} long axis {}  hinge axis {}  gyro bias {:.2} °/s",

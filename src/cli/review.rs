@@ -341,6 +341,12 @@ fn show(store: &Store, id: i64, o: &mut dyn std::io::Write) -> Result<()> {
             s.model
         )?;
     }
+    if let Some(c) = store
+        .calibration(id)?
+        .and_then(|p| stretchwatch::calibration::accuracy_caveat(&p))
+    {
+        writeln!(o, "caution     {c}")?;
+    }
     if let Some((a, b)) = r.t_span_s {
         writeln!(
             o,

@@ -439,6 +439,12 @@ impl SessionSink for LiveSinks<'_> {
                         profile.quality.score
                     ),
                 );
+                if let Some(c) = crate::calibration::accuracy_caveat(profile) {
+                    self.say(*t_s, c);
+                }
+            }
+            Output::CalibrationRefined { t_s } => {
+                self.say(*t_s, format!("calibration refined at {t_s:.1} s"));
             }
             _ => {}
         }

@@ -471,17 +471,23 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
             _ => {}
         }
     }
+    // A low-quality or nominal calibration is stated on the plot itself.
+    let caveat = store
+        .calibration(id)?
+        .and_then(|p| crate::calibration::accuracy_caveat_short(&p))
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
     let blocks = store.blocks(id)?;
     Ok(SessionPlot {
         title: if blocks.len() > 1 {
             format!(
-                "Session {id}: {} blocks, {}",
+                "Session {id}: {} blocks, {}{caveat}",
                 blocks.len(),
                 crate::store::format_utc(row.started_unix_s)
             )
         } else {
             format!(
-                "Session {id}: {} {} stretch, {}",
+                "Session {id}: {} {} stretch, {}{caveat}",
                 row.side.as_str(),
                 row.stretch.as_str(),
                 crate::store::format_utc(row.started_unix_s)

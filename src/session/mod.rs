@@ -184,6 +184,12 @@ pub enum Output<'a> {
         /// True when it came from the recording's windows (not a saved profile).
         from_recording: bool,
     },
+    /// The session's own movements refined the calibration (see
+    /// [`Pipeline::calibration_refined_at_s`]); the same frame in replay and live.
+    CalibrationRefined {
+        /// Frame time of the refinement, s.
+        t_s: f64,
+    },
     /// A form or block event, or the summary.
     Event(&'a SessionEvent),
     /// An output frame (after the events it caused).
@@ -211,6 +217,8 @@ pub struct SessionReport {
     pub gap_frames: usize,
     /// Samples dropped as physically implausible ([`crate::limits`]).
     pub implausible_samples: u64,
+    /// When the session's movements last refined the calibration, s.
+    pub calibration_refined_at_s: Option<f64>,
     /// Output rate, Hz.
     pub rate_hz: f64,
     /// Min and max knee flexion inside blocks.
@@ -716,10 +724,19 @@ impl Session {
             return Ok(());
         };
         let mut frames = std::mem::take(&mut self.frames);
+        let refinements = p.calibration_refinements();
         p.push(s, |a| frames.push(*a));
+        let refined = (p.calibration_refinements() != refinements)
+            .then(|| p.calibration_refined_at_s())
+            .flatten();
         let r = frames.drain(..).try_for_each(|a| self.frame(&a, sink));
         self.frames = frames;
-        r
+        r?;
+        if let Some(t_s) = refined {
+            self.report.calibration_refined_at_s = Some(t_s);
+            sink.output(&Output::CalibrationRefined { t_s })?;
+        }
+        Ok(())
     }
 
     fn frame(&mut self, a: &JointAngles, sink: &mut dyn SessionSink) -> Result<(), SessionError> {

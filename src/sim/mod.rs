@@ -23,7 +23,7 @@ mod tests;
 pub mod traj;
 
 pub use presets::{preset, preset_names};
-pub use scenario::{Layout, Pose, Prelude, Scenario};
+pub use scenario::{Layout, Pose, Prelude, Scenario, SwingPosture, SwingStyle};
 pub use synth::GRAVITY_M_S2;
 pub use traj::Term;
 

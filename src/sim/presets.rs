@@ -3,9 +3,10 @@
 //! Formulas are copied from the spec in scenario time. Deviations, all forced by the spec leaving
 //! something open: S7 lasts 50 s (no duration given); S12 is S1 with a 72° plateau; bounce
 //! boundary fixtures end their bounce window after a whole number of cycles (`round(8·f)`), so the
-//! angle stays continuous; `slow_raises` uses a 12° knee rest cycle over the raises.
+//! angle stays continuous; `slow_raises` uses a 12° knee rest cycle over the raises. The swing
+//! presets (`standing_swings`, …) are S1 behind the calibration-procedure variants.
 
-use super::scenario::{Prelude, Scenario};
+use super::scenario::{Prelude, Scenario, SwingPosture, SwingStyle};
 use super::traj::{Term, knee_rest_cycle, mj_term, raise_hold_release};
 use crate::model::{Side, StretchType};
 
@@ -41,7 +42,50 @@ pub fn preset_names() -> Vec<&'static str> {
     ];
     v.extend(BOUNCE_CASES.iter().map(|c| c.0));
     v.extend(["slow_raises", "gap_0.8s"]);
+    v.extend(SWING_PRESETS);
     v
+}
+
+/// The calibration-procedure variants of form-spec 1.5 step 2, each S1 behind different swings.
+const SWING_PRESETS: [&str; 4] = [
+    "standing_swings",
+    "seated_lifting_swings",
+    "sloppy_swings",
+    "standing_still_thigh",
+];
+
+/// The swing style of a [`SWING_PRESETS`] entry.
+fn swing_preset(name: &str) -> Option<SwingStyle> {
+    let base = SwingStyle::default();
+    Some(match name {
+        // Standing on the other leg holding a chair: the thigh sways a few degrees.
+        "standing_swings" => SwingStyle {
+            posture: SwingPosture::Standing,
+            sway_sagittal_deg: 3.0,
+            sway_frontal_deg: 2.0,
+            ..base
+        },
+        // Seated, the thigh lifting off the chair edge with every swing.
+        "seated_lifting_swings" => SwingStyle {
+            thigh_lift_deg: 12.0,
+            ..base
+        },
+        // Seated, the swing plane wobbling ±10° and the shank turning 5° about itself.
+        "sloppy_swings" => SwingStyle {
+            wobble_deg: 10.0,
+            shank_axial_deg: 5.0,
+            sway_sagittal_deg: 1.0,
+            ..base
+        },
+        // Standing with a thigh held almost perfectly still (1° of sway): the hardest case.
+        "standing_still_thigh" => SwingStyle {
+            posture: SwingPosture::Standing,
+            sway_sagittal_deg: 1.0,
+            sway_frontal_deg: 0.5,
+            ..base
+        },
+        _ => return None,
+    })
 }
 
 /// The preset called `name` (case-insensitive), if any.
@@ -250,6 +294,11 @@ fn build(name: &str) -> Option<Scenario> {
         "gap_0.8s" => {
             let mut s = s1(70.0);
             s.gaps_s = vec![(25.0, 25.8)];
+            s
+        }
+        name if SWING_PRESETS.contains(&name) => {
+            let mut s = s1(70.0);
+            s.swing_style = swing_preset(name)?;
             s
         }
         other => {

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 0–5 s | standing still, all angles 0 (`calibration.static`) |
 //! | 5–6 s | sit down: θh MJ 0→90 |
-//! | 6–18 s | seated knee swings θk = 35 − 35·cos(2π·0.5·(t − 6)) (`calibration.functional`) |
+//! | 6–18 s | seated knee swings θk = 35 − 35·cos(2π·0.5·(t − 6)) (`calibration.functional`); a [`SwingStyle`] makes them standing (no sit-down), with a lifting or swaying thigh, a wobbling plane or shank axial rotation |
 //! | 18–19 s | stand up: θh MJ 90→0 |
 //! | 19–27 s | pelvis sensor only: two standing hinges φ = θh = MJ 0→30 (2 s) and back (2 s) |
 //! | prelude | standing, scenario-defined θh/θk offsets (e.g. walking) |
@@ -46,6 +46,78 @@ pub struct Prelude {
     pub theta_h: Vec<Term>,
     /// Knee-flexion terms in prelude time.
     pub theta_k: Vec<Term>,
+}
+
+/// Posture of the calibration knee swings (form-spec 1.5 step 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SwingPosture {
+    /// Sitting on a chair edge: the thigh lies level (hip 90°).
+    #[default]
+    Seated,
+    /// Standing on the other leg holding a support: the thigh hangs near vertical.
+    Standing,
+}
+
+/// How the calibration knee swings are performed: the procedure variants a real person produces.
+///
+/// Every movement besides the knee swing is a smooth oscillation faded in and out over the
+/// swing window (no velocity steps), so the swings start and end at rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SwingStyle {
+    /// Seated or standing.
+    pub posture: SwingPosture,
+    /// Hip flexion added in phase with each swing (the thigh lifts off the chair), degrees.
+    pub thigh_lift_deg: f64,
+    /// Sagittal thigh sway amplitude (about the hip's flexion axis), degrees.
+    pub sway_sagittal_deg: f64,
+    /// Frontal thigh sway amplitude (ab/adduction), degrees.
+    pub sway_frontal_deg: f64,
+    /// Frequency of the sway, Hz (the frontal sway runs at 0.77 times it).
+    pub sway_hz: f64,
+    /// Swing-plane wobble: thigh axial rotation amplitude, degrees (the plane turns by it).
+    pub wobble_deg: f64,
+    /// Shank axial rotation at full swing (grows with knee flexion), degrees.
+    pub shank_axial_deg: f64,
+}
+
+impl Default for SwingStyle {
+    fn default() -> Self {
+        SwingStyle {
+            posture: SwingPosture::Seated,
+            thigh_lift_deg: 0.0,
+            sway_sagittal_deg: 0.0,
+            sway_frontal_deg: 0.0,
+            sway_hz: 0.6,
+            wobble_deg: 0.0,
+            shank_axial_deg: 0.0,
+        }
+    }
+}
+
+impl SwingStyle {
+    /// Checks every field; the message names the field.
+    fn validate(&self) -> Result<(), String> {
+        for (k, v, max) in [
+            ("thigh_lift_deg", self.thigh_lift_deg, 45.0),
+            ("sway_sagittal_deg", self.sway_sagittal_deg, 30.0),
+            ("sway_frontal_deg", self.sway_frontal_deg, 30.0),
+            ("wobble_deg", self.wobble_deg, 30.0),
+            ("shank_axial_deg", self.shank_axial_deg, 30.0),
+        ] {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                return Err(format!(
+                    "calibration_swings.{k}: expected 0..{max} degrees, found {v}"
+                ));
+            }
+        }
+        if !(self.sway_hz.is_finite() && (0.05..=3.0).contains(&self.sway_hz)) {
+            return Err(format!(
+                "calibration_swings.sway_hz: expected 0.05..3 Hz, found {}",
+                self.sway_hz
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Everything needed to synthesise one recording.
@@ -86,9 +158,11 @@ pub struct Scenario {
     pub block_markers_s: Option<(f64, f64)>,
     /// Open intervals of scenario time in which every sensor's samples are dropped.
     pub gaps_s: Vec<(f64, f64)>,
-    /// Knee range of the seated calibration swings, degrees (protocol: 70; small values make the
+    /// Knee range of the calibration swings, degrees (protocol: 70; small values make the
     /// calibration reject the recording).
     pub swing_range_deg: f64,
+    /// How the calibration swings are done (seated and still by default).
+    pub swing_style: SwingStyle,
 }
 
 /// Default mounting: thigh R_x(15)·R_y(5), shank R_x(−10)·R_z(3), pelvis R_z(10).
@@ -110,6 +184,12 @@ pub struct Pose {
     pub hip_deg: f64,
     /// Knee flexion θk.
     pub knee_deg: f64,
+    /// Thigh ab/adduction about its anterior axis, degrees (calibration swings only).
+    pub thigh_frontal_deg: f64,
+    /// Thigh axial rotation about its long axis, degrees (calibration swings only).
+    pub thigh_axial_deg: f64,
+    /// Shank axial rotation about its long axis, degrees (calibration swings only).
+    pub shank_axial_deg: f64,
 }
 
 impl Pose {
@@ -162,6 +242,7 @@ impl Scenario {
             block_markers_s: None,
             gaps_s: Vec::new(),
             swing_range_deg: 70.0,
+            swing_style: SwingStyle::default(),
         }
     }
 
@@ -200,6 +281,7 @@ impl Scenario {
             phi_deg: eval_sum(&self.phi, t_s),
             hip_deg: hip0 + eval_sum(&self.theta_h, t_s),
             knee_deg: eval_sum(&self.theta_k, t_s),
+            ..Pose::default()
         }
     }
 
@@ -226,12 +308,13 @@ impl Scenario {
                 phi_deg: f(from.phi_deg, to.phi_deg),
                 hip_deg: f(from.hip_deg, to.hip_deg),
                 knee_deg: f(from.knee_deg, to.knee_deg),
+                ..Pose::default()
             };
         }
         if t_s >= layout.calibration_end_s {
             return self.prelude_pose(t_s - layout.calibration_end_s);
         }
-        calibration_pose(t_s, self.swing_range_deg)
+        calibration_pose(t_s, self.swing_range_deg, &self.swing_style)
     }
 
     /// Checks every field; the message names the field and what was expected.
@@ -281,6 +364,7 @@ impl Scenario {
             check_terms("prelude.theta_h", &pre.theta_h)?;
             check_terms("prelude.theta_k", &pre.theta_k)?;
         }
+        self.swing_style.validate()?;
         if let Some((a, b)) = self.block_markers_s
             && !(a.is_finite() && b.is_finite() && b > a)
         {
@@ -315,17 +399,34 @@ fn check_terms(key: &str, terms: &[Term]) -> Result<(), String> {
 }
 
 /// The calibration prefix pose at recording time `t_s < 27` (hinges only matter with a pelvis sensor).
-fn calibration_pose(t_s: f64, swing_range_deg: f64) -> Pose {
+fn calibration_pose(t_s: f64, swing_range_deg: f64, style: &SwingStyle) -> Pose {
     let mut p = Pose::upright();
     if t_s < STATIC_END_S {
         return p;
     }
     if t_s < HINGE_START_S {
-        p.hip_deg =
-            mj(t_s, STATIC_END_S, 1.0, 0.0, 90.0) + mj(t_s, SWING_END_S, 1.0, 90.0, 0.0) - 90.0;
+        let standing = style.posture == SwingPosture::Standing;
+        if !standing {
+            p.hip_deg =
+                mj(t_s, STATIC_END_S, 1.0, 0.0, 90.0) + mj(t_s, SWING_END_S, 1.0, 90.0, 0.0) - 90.0;
+        }
         if (SWING_START_S..SWING_END_S).contains(&t_s) {
-            let x = 2.0 * std::f64::consts::PI * 0.5 * (t_s - SWING_START_S);
-            p.knee_deg = 0.5 * swing_range_deg * (1.0 - x.cos());
+            let tau = std::f64::consts::TAU;
+            let x = tau * 0.5 * (t_s - SWING_START_S);
+            let swing = 0.5 * (1.0 - x.cos());
+            p.knee_deg = swing_range_deg * swing;
+            // Fade the extra movements in and out so the swings start and end at rest.
+            let env = (std::f64::consts::PI * (t_s - SWING_START_S)
+                / (SWING_END_S - SWING_START_S))
+                .sin()
+                .powi(2);
+            let u = t_s - SWING_START_S;
+            p.hip_deg += style.thigh_lift_deg * swing
+                + env * style.sway_sagittal_deg * (tau * style.sway_hz * u).sin();
+            p.thigh_frontal_deg =
+                env * style.sway_frontal_deg * (tau * 0.77 * style.sway_hz * u + 1.0).sin();
+            p.thigh_axial_deg = env * style.wobble_deg * (tau * 0.23 * u + 0.5).sin();
+            p.shank_axial_deg = style.shank_axial_deg * swing;
         }
         return p;
     }
@@ -372,11 +473,19 @@ mod tests {
 
     #[test]
     fn calibration_prefix_values() {
-        assert_eq!(calibration_pose(2.0, 70.0), Pose::upright());
-        let swing = calibration_pose(7.0, 70.0);
+        assert_eq!(
+            calibration_pose(2.0, 70.0, &SwingStyle::default()),
+            Pose::upright()
+        );
+        let swing = calibration_pose(7.0, 70.0, &SwingStyle::default());
         assert_eq!(swing.hip_deg, 90.0);
         assert!((swing.knee_deg - 70.0).abs() < 1e-9);
-        assert!((calibration_pose(21.0, 70.0).phi_deg - 30.0).abs() < 1e-9);
-        assert!(calibration_pose(26.999, 70.0).phi_deg.abs() < 1e-6);
+        assert!((calibration_pose(21.0, 70.0, &SwingStyle::default()).phi_deg - 30.0).abs() < 1e-9);
+        assert!(
+            calibration_pose(26.999, 70.0, &SwingStyle::default())
+                .phi_deg
+                .abs()
+                < 1e-6
+        );
     }
 }

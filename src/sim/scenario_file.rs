@@ -11,7 +11,7 @@
 //! history_deg = [66, 68, 69]  # optional, prior-session hold angles
 //! block_markers_s = [5, 60]   # optional manual block.start / block.end (scenario time)
 //! gaps_s = [[25.0, 25.8]]     # optional windows with no samples from any sensor
-//! swing_range_deg = 70.0       # knee range of the seated calibration swings (default 70)
+//! swing_range_deg = 70.0       # knee range of the calibration swings (default 70)
 //!
 //! # optional low-level terms, added to what the reps generate (offsets from the posture base)
 //! theta_h = [ { kind = "mj", t0 = 5, dur = 4, a = 0, b = 70 } ]
@@ -34,6 +34,15 @@
 //! bounce = { start_s = 15, end_s = 23, freq_hz = 1.5, p2p_deg = 8 }                # optional
 //! knee_lock = { start_s = 15, end_s = 28.5, angle_deg = -3, ramp_s = 1.5 }         # optional
 //!
+//! [calibration_swings]        # optional: how the calibration knee swings are done
+//! posture = "standing"        # seated (default) | standing (holding a support, no sit-down)
+//! thigh_lift_deg = 0          # hip flexion added in phase with each swing
+//! sway_sagittal_deg = 3       # thigh sway amplitudes (sagittal, frontal) and frequency
+//! sway_frontal_deg = 2
+//! sway_hz = 0.6
+//! wobble_deg = 0              # swing-plane wobble (thigh axial rotation)
+//! shank_axial_deg = 0         # shank axial rotation at full swing
+//!
 //! [prelude]                   # optional standing segment before the posture transition
 //! duration_s = 540
 //! theta_h = [ { kind = "sine", t0 = 0, t1 = 360, amp = 20, freq = 0.9 } ]
@@ -53,7 +62,7 @@
 //! TOML puts every key after a `[table]` or `[[rep]]` header into that table, so top-level keys
 //! (including the term lists) must come before the first table, as above.
 
-use super::scenario::{Prelude, Scenario};
+use super::scenario::{Prelude, Scenario, SwingPosture};
 use super::traj::{Term, knee_rest_cycle, mj_term, raise_hold_release};
 use crate::model::StretchType;
 use toml::{Table, Value};
@@ -90,6 +99,7 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, String> {
         "phi",
         "psi",
         "prelude",
+        "calibration_swings",
     ])?;
     let stretch: StretchType = t
         .req_str("stretch")?
@@ -134,6 +144,41 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, String> {
     s.theta_k.extend(t.terms("theta_k")?);
     s.phi.extend(t.terms("phi")?);
     s.psi.extend(t.terms("psi")?);
+    if let Some(c) = t.opt_table("calibration_swings")? {
+        c.allow(&[
+            "posture",
+            "thigh_lift_deg",
+            "sway_sagittal_deg",
+            "sway_frontal_deg",
+            "sway_hz",
+            "wobble_deg",
+            "shank_axial_deg",
+        ])?;
+        let st = &mut s.swing_style;
+        if let Some(p) = c.opt_str("posture")? {
+            st.posture = match p {
+                "seated" => SwingPosture::Seated,
+                "standing" => SwingPosture::Standing,
+                other => {
+                    return Err(format!(
+                        "key 'calibration_swings.posture': expected seated or standing, found '{other}'"
+                    ));
+                }
+            };
+        }
+        for (k, v) in [
+            ("thigh_lift_deg", &mut st.thigh_lift_deg),
+            ("sway_sagittal_deg", &mut st.sway_sagittal_deg),
+            ("sway_frontal_deg", &mut st.sway_frontal_deg),
+            ("sway_hz", &mut st.sway_hz),
+            ("wobble_deg", &mut st.wobble_deg),
+            ("shank_axial_deg", &mut st.shank_axial_deg),
+        ] {
+            if let Some(x) = c.opt_f64(k)? {
+                *v = x;
+            }
+        }
+    }
     if let Some(p) = t.opt_table("prelude")? {
         p.allow(&["duration_s", "theta_h", "theta_k"])?;
         s.prelude = Some(Prelude {
@@ -448,6 +493,22 @@ fn parse_term(v: &Value, key: &str) -> Result<Vec<Term>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn calibration_swings_table() {
+        let s = parse_scenario(
+            "name = \"x\"\nstretch = \"supine\"\nduration_s = 10\n[calibration_swings]\nposture = \"standing\"\nsway_sagittal_deg = 3\nwobble_deg = 10\n",
+        )
+        .unwrap();
+        assert_eq!(s.swing_style.posture, SwingPosture::Standing);
+        assert_eq!(s.swing_style.sway_sagittal_deg, 3.0);
+        assert_eq!(s.swing_style.wobble_deg, 10.0);
+        let e = parse_scenario(
+            "name = \"x\"\nstretch = \"supine\"\nduration_s = 10\n[calibration_swings]\nposture = \"lying\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("calibration_swings.posture"), "{e}");
+    }
+
     use super::*;
 
     const MIN: &str = "name = \"m\"\nstretch = \"supine\"\nduration_s = 30\n";

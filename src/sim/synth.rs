@@ -119,17 +119,49 @@ pub fn output_count(end_s: f64, rate_hz: f64) -> usize {
     (end_s * rate_hz + 1e-9).floor().max(0.0) as usize + 1
 }
 
-/// Kinematic state at one fine-grid instant: segment angles and sensor positions.
+/// Kinematic state at one fine-grid instant: segment orientations and sensor positions.
 struct Kin {
     beta_rad: [f64; 3],
+    /// `world_from_segment` of pelvis, thigh, shank; `None` while every segment turns about y
+    /// only (then `R_y(beta)` is exact and the rates need no matrix differences).
+    rot: Option<[Matrix3<f64>; 3]>,
     /// Position of each sensor in `geo` order (unused slots zero), metres.
     pos_m: [Vector3<f64>; 3],
+}
+
+fn rot_x_m(a_rad: f64) -> Matrix3<f64> {
+    *Rotation3::from_axis_angle(&Vector3::x_axis(), a_rad).matrix()
+}
+
+fn rot_y_m(a_rad: f64) -> Matrix3<f64> {
+    *Rotation3::from_axis_angle(&Vector3::y_axis(), a_rad).matrix()
+}
+
+fn rot_z_m(a_rad: f64) -> Matrix3<f64> {
+    *Rotation3::from_axis_angle(&Vector3::z_axis(), a_rad).matrix()
 }
 
 fn kinematics(scn: &Scenario, layout: &Layout, geo: &[SensorGeometry], t_s: f64) -> Kin {
     let pose: Pose = scn.pose_at(layout, t_s);
     let b = pose.segment_angles_deg().map(f64::to_radians);
-    let knee = rot_y(b[1], Vector3::new(scn.thigh_length_m, 0.0, 0.0));
+    let three_d =
+        pose.thigh_frontal_deg != 0.0 || pose.thigh_axial_deg != 0.0 || pose.shank_axial_deg != 0.0;
+    let rot = three_d.then(|| {
+        // Thigh: sagittal angle, then ab/adduction about its anterior axis and axial rotation;
+        // the shank hangs from it through the knee hinge and may turn about its own long axis.
+        let thigh = rot_y_m(b[1])
+            * rot_z_m(pose.thigh_frontal_deg.to_radians())
+            * rot_x_m(pose.thigh_axial_deg.to_radians());
+        let shank = thigh
+            * rot_y_m(pose.knee_deg.to_radians())
+            * rot_x_m(pose.shank_axial_deg.to_radians());
+        [rot_y_m(b[0]), thigh, shank]
+    });
+    let seg_apply = |seg: usize, v: Vector3<f64>| match &rot {
+        Some(r) => r[seg] * v,
+        None => rot_y(b[seg], v),
+    };
+    let knee = seg_apply(1, Vector3::new(scn.thigh_length_m, 0.0, 0.0));
     let mut pos_m = [Vector3::zeros(); 3];
     for (p, g) in pos_m.iter_mut().zip(geo) {
         let origin = if g.segment == 2 {
@@ -137,9 +169,43 @@ fn kinematics(scn: &Scenario, layout: &Layout, geo: &[SensorGeometry], t_s: f64)
         } else {
             Vector3::zeros()
         };
-        *p = origin + rot_y(b[g.segment], g.pos_m);
+        *p = origin + seg_apply(g.segment, g.pos_m);
     }
-    Kin { beta_rad: b, pos_m }
+    Kin {
+        beta_rad: b,
+        rot,
+        pos_m,
+    }
+}
+
+/// World-to-segment rotation of `seg` in `k`.
+fn segment_from_world(k: &Kin, seg: usize, v: Vector3<f64>) -> Vector3<f64> {
+    match &k.rot {
+        Some(r) => r[seg].transpose() * v,
+        None => rot_y(-k.beta_rad[seg], v),
+    }
+}
+
+/// Segment-frame angular velocity at `cur` from its neighbours `dt` before and after.
+fn segment_rate(prev: &Kin, cur: &Kin, next: &Kin, seg: usize, dt: f64) -> Vector3<f64> {
+    let full = |k: &Kin| match &k.rot {
+        Some(r) => r[seg],
+        None => rot_y_m(k.beta_rad[seg]),
+    };
+    if prev.rot.is_none() && cur.rot.is_none() && next.rot.is_none() {
+        return Vector3::new(
+            0.0,
+            (next.beta_rad[seg] - prev.beta_rad[seg]) / (2.0 * dt),
+            0.0,
+        );
+    }
+    // Body rate from R^T·dR/dt (its skew part), central difference.
+    let w = full(cur).transpose() * (full(next) - full(prev)) / (2.0 * dt);
+    Vector3::new(
+        0.5 * (w[(2, 1)] - w[(1, 2)]),
+        0.5 * (w[(0, 2)] - w[(2, 0)]),
+        0.5 * (w[(1, 0)] - w[(0, 1)]),
+    )
 }
 
 /// Clean sensor-frame (acc, gyro) at every output instant, per sensor geometry.
@@ -182,9 +248,8 @@ fn clean_outputs(
         for (s, g) in geo.iter().enumerate() {
             let seg = g.segment;
             let acc_w = (next.pos_m[s] - 2.0 * cur.pos_m[s] + prev.pos_m[s]) / (dt * dt) + gravity;
-            let rate_rad_s = (next.beta_rad[seg] - prev.beta_rad[seg]) / (2.0 * dt);
-            let acc = sensor_from_segment[s] * rot_y(-cur.beta_rad[seg], acc_w);
-            let gyr = sensor_from_segment[s] * Vector3::new(0.0, rate_rad_s, 0.0);
+            let acc = sensor_from_segment[s] * segment_from_world(&cur, seg, acc_w);
+            let gyr = sensor_from_segment[s] * segment_rate(&prev, &cur, &next, seg, dt);
             ring[s][r % n_taps] = [acc.x, acc.y, acc.z, gyr.x, gyr.y, gyr.z];
         }
         if r >= 2 * half && (r - 2 * half).is_multiple_of(m) {

@@ -56,51 +56,56 @@ pub fn scratch_file(name: &str, data: &[u8]) -> std::path::PathBuf {
     p
 }
 
-/// Replays `data` as a recording file (IMU CSV or raw log), through the form stage too, and
-/// checks every output is finite and the run stays bounded.
+/// Whether `text` holds a non-finite number as a word ("NaN", "inf", "-Infinity", …).
+pub fn has_non_finite(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .any(|w| matches!(w.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity"))
+}
+
+/// Replays `data` as a recording file (IMU CSV or raw log) through the one session engine with
+/// the form stage on, into the JSON-events and angles-CSV sinks `replay --json --angles-out`
+/// uses; checks every output is finite and the run stays bounded.
 pub fn fuzz_replay(data: &[u8], profile: Option<&str>) {
-    use stretchwatch::form::{FormConfig, FormContext, FormEngine};
-    use stretchwatch::replay::{ReplayOptions, replay_file};
-    let file = scratch_file("recording", data);
-    let calibration = profile.map(|p| scratch_file("profile.toml", p.as_bytes()));
-    let opts = ReplayOptions {
-        skip_bad_rows: data.first().is_some_and(|b| b & 1 == 1),
-        calibration,
-        ..Default::default()
+    use stretchwatch::session::Session;
+    use stretchwatch::session::sinks::{AnglesCsvSink, Fanout, JsonEventsSink};
+    use stretchwatch::session::source::RecordingFile;
+    let path = scratch_file("recording", data);
+    let skip = data.first().is_some_and(|b| b & 1 == 1);
+    let Ok(file) = RecordingFile::open(&path, skip) else {
+        return;
     };
-    let header = stretchwatch::record::ImuCsvReader::open(&file, true)
-        .map(|r| r.header().clone())
-        .unwrap_or_default();
-    let cfg = FormConfig::default();
-    let ctx = FormContext::from_header(&header, &cfg, None);
-    let mut engine = FormEngine::new(cfg, ctx);
-    let mut frames = 0u64;
-    // serde writes NaN as null, so look at the values themselves (Debug prints NaN and inf).
-    let mut check_event = |e: &stretchwatch::form::Event| {
-        let text = format!("{e:?}");
-        let bad = text
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-            .any(|w| w == "NaN" || w == "inf");
-        assert!(!bad, "non-finite value in {text}");
+    let form = stretchwatch::form::FormConfig::default();
+    let mut cfg = file.session_config(&form.excessive);
+    cfg.form = Some(form);
+    if let Some(p) = profile {
+        cfg.profile =
+            Some(stretchwatch::calibration::CalibrationProfile::from_toml_str(p).expect("profile"));
+    }
+    let mut session = Session::new(cfg);
+    let mut events = JsonEventsSink::new(Vec::new(), &path);
+    let Ok(mut angles) = AnglesCsvSink::new(Vec::new(), &path) else {
+        return;
     };
-    let result = replay_file(&file, &opts, |a| {
-        frames += 1;
-        assert!(a.t_s.is_finite(), "frame time {a:?}");
-        for v in [a.knee_flexion_deg, a.hip_flexion_deg, a.leg_raise_deg]
-            .into_iter()
-            .flatten()
-        {
-            assert!(v.is_finite(), "angle {a:?}");
-        }
-        engine.push(a, &mut check_event);
-    });
-    if let Ok(sum) = result {
+    let result = {
+        let mut fan = Fanout::new();
+        fan.add(&mut events).add(&mut angles);
+        file.run(&mut session, &mut fan)
+    };
+    let events = events.into_inner();
+    let events = String::from_utf8_lossy(&events);
+    let angles = angles.into_inner().unwrap_or_default();
+    let angles = String::from_utf8_lossy(&angles);
+    if let Ok(report) = result {
+        assert!(
+            !has_non_finite(&events),
+            "non-finite value in the events: {events}"
+        );
+        assert!(!has_non_finite(&angles), "non-finite value in the angles");
         // A file of N bytes holds at most N / 16 samples; frames per sample are bounded.
+        let frames = report.session.frames as u64;
         assert!(
             frames <= (data.len() as u64 / 8 + 2) * 4100,
             "{frames} frames"
         );
-        assert!(sum.t_first_s.is_finite() || frames == 0);
-        engine.finish(&mut check_event);
     }
 }

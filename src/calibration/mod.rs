@@ -3,13 +3,24 @@
 //! (Seel et al. 2014 gyro constraint, with a gravity-based thigh axis when the thigh is horizontal);
 //! optional hip hinges give the pelvis medio-lateral axis. Nothing about the mounting is assumed.
 
-use crate::kinematics::{hinge_angle_rad, wrap_pi};
+use crate::geometry::{hinge_angle_rad, wrap_pi};
 use crate::model::{ImuSample, SensorRole, TimeWindow};
 use crate::orientation::{OrientationParams, SensorOrientation};
 use crate::record::RecordingHeader;
-use nalgebra::{Matrix2, Matrix3, Matrix4, UnitQuaternion, Vector2, Vector3, Vector4};
+use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+mod axes;
+mod quality;
+pub(crate) mod refine;
+
+pub use axes::principal_axis;
+use axes::{fit_both_axes, fit_shank_axis, fit_thigh_axis_in_plane};
+pub use quality::{
+    NOMINAL_ERROR_DEG, WARN_EXPECTED_ERROR_DEG, accuracy_caveat, accuracy_caveat_short,
+    expected_error_deg,
+};
 
 /// Calibration errors: each message tells the user what to do differently.
 #[derive(Debug, thiserror::Error)]
@@ -122,8 +133,34 @@ pub struct CalibrationQuality {
     pub split_half_deg: f64,
     /// Overall score in [0, 1] (1 = excellent).
     pub score: f64,
-    /// How the thigh axis was found: `gravity` (thigh horizontal in the swings) or `gyro`.
+    /// How the thigh axis was found: `gravity` (thigh horizontal in the swings), `gyro` (both
+    /// axes from a moving thigh), `thigh sway` (thigh near vertical, its small motion fitted) or
+    /// `provisional` (the thigh barely moved: refined from the first large thigh motion).
     pub thigh_axis_method: String,
+    /// Expected RMS angle error, degrees, from the score (absent in older profiles: see
+    /// [`CalibrationProfile::expected_error_deg`]).
+    #[serde(default)]
+    pub expected_error_deg: Option<f64>,
+    /// A nominal (default-placement) profile, not fitted to a person.
+    #[serde(default)]
+    pub is_nominal: bool,
+    /// Whether the thigh axis direction (which way is anterior) was seen in the calibration; if
+    /// not, the pipeline settles it at the first posture with the thigh inclined (lying, sitting).
+    #[serde(default = "yes")]
+    pub thigh_sign_resolved: bool,
+    /// Whether the swings observed the thigh's hinge axis well; if not, the pipeline refines it
+    /// from the first large thigh rotation (lying down, a leg raise).
+    #[serde(default = "yes")]
+    pub thigh_axis_observed: bool,
+    /// Whether the calibration poses turned the leg far enough from vertical to reveal the
+    /// accelerometer biases (standing swings do not); if not, the pipeline finds the thigh's and
+    /// shank's at the first rest with the leg inclined.
+    #[serde(default = "yes")]
+    pub acc_bias_observed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A saved calibration: what `calibrate` writes and `replay --calibration` reads.
@@ -142,6 +179,17 @@ pub struct CalibrationProfile {
 }
 
 impl CalibrationProfile {
+    /// Expected RMS error of the angles computed with this profile, degrees: the stored figure,
+    /// else the one the score predicts; a nominal profile's is large.
+    pub fn expected_error_deg(&self) -> f64 {
+        if self.quality.is_nominal {
+            return quality::NOMINAL_ERROR_DEG;
+        }
+        self.quality
+            .expected_error_deg
+            .unwrap_or_else(|| expected_error_deg(self.quality.score))
+    }
+
     /// The calibrated segments with their names (thigh, shank, then pelvis if present).
     pub fn segments(&self) -> impl Iterator<Item = (&'static str, &SegmentCalibration)> {
         [
@@ -387,7 +435,7 @@ impl Calibrator {
                 _ => Some(self.functional_w),
             };
             let acc_bias = moving
-                .map(|mw| estimate_acc_bias(&self.all[i], t0, mw, gyr_bias, mean_acc))
+                .map(|mw| consistent_acc_bias(&self.all[i], t0, mw, gyr_bias, mean_acc))
                 .unwrap_or_else(Vector3::zeros);
             // Standing: specific force points up, so the distal axis is its opposite.
             long[i] = -(mean_acc - acc_bias).normalize();
@@ -424,20 +472,38 @@ impl Calibrator {
         let g2: Vec<Vector3<f64>> = pairs.iter().map(|p| p.1.gyr - bias[sh].0).collect();
 
         // Thigh axis: if the thigh lies well away from vertical (seated swings), gravity gives its
-        // anterior direction and the hinge axis follows with its sign; otherwise fit it from the gyros.
+        // anterior direction and the hinge axis follows with its sign. A thigh that moves a lot
+        // gives both axes from the gyros. Otherwise (standing swings: thigh near vertical) the
+        // axis is the one angle in the plane across the thigh that its small sway fits best.
         let mean_acc_t: Vector3<f64> =
             pairs.iter().map(|p| p.0.acc).sum::<Vector3<f64>>() / pairs.len() as f64 - bias[th].1;
         let up_t = mean_acc_t.normalize();
         let thigh_rms = rms_norm(&g1);
-        let (j1, method) = if up_t.dot(&long[th]).abs() < 45f64.to_radians().cos() {
+        let thigh_inclined = up_t.dot(&long[th]).abs() < 45f64.to_radians().cos();
+        let mut thigh_observed = true;
+        let (j1, method) = if thigh_inclined {
             (up_t.cross(&long[th]).normalize(), "gravity")
         } else if thigh_rms > 10f64.to_radians() {
             let (j1, _, _) = fit_both_axes(&g1, &g2);
             (j1, "gyro")
         } else {
-            return Err(CalibrationError::Rejected(
-                "the thigh neither lay horizontal nor moved during the knee swings: sit on a chair edge with the thigh level and swing the lower leg".into(),
-            ));
+            let zeros = vec![0.0; g2.len()];
+            let (mut j2, _) = fit_shank_axis(&g2, &zeros);
+            let mut fit = fit_thigh_axis_in_plane(&g1, &g2, &j2, &long[th]);
+            for _ in 0..2 {
+                let n1: Vec<f64> = g1.iter().map(|g| g.cross(&fit.0).norm()).collect();
+                j2 = fit_shank_axis(&g2, &n1).0;
+                fit = fit_thigh_axis_in_plane(&g1, &g2, &j2, &long[th]);
+            }
+            thigh_observed = fit.1 > MIN_THIGH_SWAY_RAD_S;
+            (
+                fit.0,
+                if thigh_observed {
+                    "thigh sway"
+                } else {
+                    "provisional"
+                },
+            )
         };
         let n1: Vec<f64> = g1.iter().map(|g| g.cross(&j1).norm()).collect();
         let (mut j2, cost) = fit_shank_axis(&g2, &n1);
@@ -452,25 +518,56 @@ impl Calibrator {
             f64::INFINITY
         };
 
-        // Signs: the shank axis must agree with the thigh axis (angles near 0..90, not near 180) and
-        // flexion in the swings is positive by definition.
+        // Signs. The thigh's anterior direction (z = x × y) points up whenever the thigh is
+        // inclined at rest in this protocol (sitting, lying, a raised leg): if the calibration
+        // data holds such moments, they fix the thigh's sign. The shank's sign then makes the
+        // pair consistent (angles near 0..90, not near 180) and the swings flexion, which is
+        // positive by definition; for a near-vertical thigh the pair's sign does not change the
+        // swing angles, so flexion alone sets the shank and the thigh waits for a posture.
+        let mut j1 = j1;
+        let evidence = thigh_posture_evidence(&self.all[th], bias[th], long[th], j1);
+        let thigh_sign_resolved = match evidence {
+            Some(e) => {
+                if e < 0.0 {
+                    j1 = -j1;
+                }
+                true
+            }
+            None => false,
+        };
         let mut thigh_cal = SegmentCalibration::new(long[th], j1, bias[th]);
         let mut shank_cal = SegmentCalibration::new(long[sh], j2, bias[sh]);
         let angles = |t: &SegmentCalibration, s: &SegmentCalibration| -> Vec<f64> {
             swing_angles_deg(&pairs, t, s)
         };
         let a_pos = angles(&thigh_cal, &shank_cal);
-        shank_cal = SegmentCalibration::new(long[sh], -j2, bias[sh]);
-        let a_neg = angles(&thigh_cal, &shank_cal);
-        let mut knee = if median_abs(&a_pos) <= median_abs(&a_neg) {
-            shank_cal = SegmentCalibration::new(long[sh], j2, bias[sh]);
+        let a_neg = angles(
+            &thigh_cal,
+            &SegmentCalibration::new(long[sh], -j2, bias[sh]),
+        );
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        // Opposite signs read the knee near ±180° wherever the leg is not vertical: the sign with
+        // fewer impossible angles (then the smaller typical |angle|) is the consistent one. Only
+        // if both read alike (the thigh vertical throughout) does flexion decide.
+        let implausible = |v: &[f64]| v.iter().filter(|k| !(-40.0..=150.0).contains(*k)).count();
+        let (i_pos, i_neg) = (implausible(&a_pos), implausible(&a_neg));
+        let mean_abs = |v: &[f64]| v.iter().map(|k| k.abs()).sum::<f64>() / v.len().max(1) as f64;
+        let (m_pos, m_neg) = (mean_abs(&a_pos), mean_abs(&a_neg));
+        let keep = if i_pos.abs_diff(i_neg) * 50 > a_pos.len() {
+            i_pos < i_neg
+        } else if (m_pos - m_neg).abs() > 15.0 {
+            m_pos < m_neg
+        } else {
+            mean(&a_pos) >= mean(&a_neg)
+        };
+        let mut knee = if keep {
             a_pos
         } else {
             j2 = -j2;
+            shank_cal = SegmentCalibration::new(long[sh], j2, bias[sh]);
             a_neg
         };
-        let mean_knee = knee.iter().sum::<f64>() / knee.len() as f64;
-        if mean_knee < 0.0 {
+        if mean(&knee) < 0.0 && !thigh_sign_resolved {
             thigh_cal = SegmentCalibration::new(long[th], -j1, bias[th]);
             shank_cal = SegmentCalibration::new(long[sh], -j2, bias[sh]);
             knee.iter_mut().for_each(|k| *k = -*k);
@@ -495,10 +592,14 @@ impl Calibrator {
                 knee_residual * 100.0
             )));
         }
-        let score = ((1.0 - knee_residual / MAX_HINGE_RESIDUAL).clamp(0.0, 1.0) * 0.5
+        let mut score = ((1.0 - knee_residual / MAX_HINGE_RESIDUAL).clamp(0.0, 1.0) * 0.5
             + (knee_rom_deg / 60.0).min(1.0) * 0.3
             + (1.0 - split_half_deg / 10.0).clamp(0.0, 1.0) * 0.2)
             .clamp(0.0, 1.0);
+        if !thigh_observed {
+            // Until the first large thigh motion refines it, the thigh axis is a guess.
+            score *= 0.7;
+        }
 
         let pelvis = if self.seen[SensorRole::Pelvis.index()] {
             self.pelvis_axis(&long, &bias, &thigh_cal)?
@@ -516,6 +617,14 @@ impl Calibrator {
                 split_half_deg,
                 score,
                 thigh_axis_method: method.into(),
+                expected_error_deg: Some(expected_error_deg(score)),
+                is_nominal: false,
+                thigh_sign_resolved,
+                thigh_axis_observed: thigh_observed,
+                // Zero means not estimated: the poses did not observe it, or the estimate was
+                // inconsistent (uncertain sample times) and dropped.
+                acc_bias_observed: thigh_cal.acc_bias_m_s2 != [0.0; 3]
+                    && shank_cal.acc_bias_m_s2 != [0.0; 3],
             },
         })
     }
@@ -684,6 +793,40 @@ impl Calibrator {
     }
 }
 
+/// Thigh sway (RMS rate across the long axis, rad/s, in the cost rise of the in-plane fit) below
+/// which the swings are taken not to observe the thigh's hinge axis: about 1° of sway at 0.5 Hz.
+const MIN_THIGH_SWAY_RAD_S: f64 = 0.04;
+
+/// Which way the thigh's anterior axis points when the thigh is inclined at rest.
+///
+/// Over every buffered thigh sample that is near rest (|acc| within 0.1 g of 1 g, rate below
+/// 30 °/s) with the long axis more than 45° from vertical, sums `z · up` with `z = x × y` from the
+/// candidate hinge axis `j1`. Returns the sum's sign as ±1 when such moments add up to at least
+/// half a second's worth of samples at ~100 Hz with a clear vote, else `None`.
+fn thigh_posture_evidence(
+    samples: &[WinSample],
+    bias: (Vector3<f64>, Vector3<f64>),
+    long: Vector3<f64>,
+    j1: Vector3<f64>,
+) -> Option<f64> {
+    let x = long.normalize();
+    let z = x.cross(&(j1 - x * j1.dot(&x)).normalize());
+    let (mut vote, mut n) = (0.0, 0usize);
+    for s in samples {
+        let a = s.acc - bias.1;
+        let an = a.norm();
+        if (an / 9.81 - 1.0).abs() > 0.1 || (s.gyr - bias.0).norm() > 30f64.to_radians() {
+            continue;
+        }
+        let up = a / an;
+        if up.dot(&x).abs() < 45f64.to_radians().cos() {
+            vote += z.dot(&up);
+            n += 1;
+        }
+    }
+    (n >= 50 && vote.abs() > 0.3 * n as f64).then_some(vote.signum())
+}
+
 /// Accelerometer bias from the standing pose and a later movement window.
 ///
 /// The gyro (bias removed) carries the sensor frame from the standing reference at `t_ref_s`
@@ -743,6 +886,39 @@ fn estimate_acc_bias(
     }
 }
 
+/// Largest difference between the accelerometer-bias estimates of the two halves of a movement
+/// window that is still accepted, m/s². Good timing and a true bias agree to a few mg; a stream
+/// whose sample times are uncertain (lost samples without a device clock) makes the gyro-carried
+/// reference drift, and the halves then disagree by tens of mg.
+const MAX_ACC_BIAS_SPLIT_M_S2: f64 = 0.03;
+
+/// [`estimate_acc_bias`] over the whole window, kept only when both halves of the window give the
+/// same answer; otherwise no bias is applied (its error would exceed the bias itself).
+fn consistent_acc_bias(
+    samples: &[WinSample],
+    t_ref_s: f64,
+    window: TimeWindow,
+    gyr_bias: Vector3<f64>,
+    a_stand: Vector3<f64>,
+) -> Vector3<f64> {
+    let mid_s = 0.5 * (window.start_s + window.end_s);
+    let halves = [
+        TimeWindow {
+            start_s: window.start_s,
+            end_s: mid_s,
+        },
+        TimeWindow {
+            start_s: mid_s,
+            end_s: window.end_s,
+        },
+    ]
+    .map(|w| estimate_acc_bias(samples, t_ref_s, w, gyr_bias, a_stand));
+    if (halves[0] - halves[1]).norm() > MAX_ACC_BIAS_SPLIT_M_S2 {
+        return Vector3::zeros();
+    }
+    estimate_acc_bias(samples, t_ref_s, window, gyr_bias, a_stand)
+}
+
 /// Pairs each sample of `a` with the sample of `b` nearest in time (both sorted).
 fn pair_windows<'a>(a: &'a [WinSample], b: &'a [WinSample]) -> Vec<(&'a WinSample, &'a WinSample)> {
     let mut out = Vec::with_capacity(a.len());
@@ -781,175 +957,6 @@ fn swing_angles_deg(
         .collect()
 }
 
-fn median_abs(v: &[f64]) -> f64 {
-    let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
-    a.sort_by(f64::total_cmp);
-    a.get(a.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn rms_norm(v: &[Vector3<f64>]) -> f64 {
     (v.iter().map(|g| g.norm_squared()).sum::<f64>() / v.len().max(1) as f64).sqrt()
-}
-
-/// Dominant direction of a set of rate vectors (sign arbitrary).
-pub fn principal_axis(v: &[Vector3<f64>]) -> Vector3<f64> {
-    let m: Matrix3<f64> = v.iter().map(|g| g * g.transpose()).sum();
-    let eig = m.symmetric_eigen();
-    let imax = eig.eigenvalues.imax();
-    eig.eigenvectors.column(imax).normalize()
-}
-
-/// Two unit vectors orthogonal to `j` and each other.
-fn tangent_basis(j: &Vector3<f64>) -> (Vector3<f64>, Vector3<f64>) {
-    let helper = if j.x.abs() < 0.9 {
-        Vector3::x()
-    } else {
-        Vector3::y()
-    };
-    let e1 = j.cross(&helper).normalize();
-    let e2 = j.cross(&e1);
-    (e1, e2)
-}
-
-/// ‖g × j‖ and its gradient with respect to j.
-fn cross_norm_grad(g: &Vector3<f64>, j: &Vector3<f64>) -> (f64, Vector3<f64>) {
-    let c = g.cross(j);
-    let n = c.norm();
-    if n < 1e-12 {
-        (0.0, Vector3::zeros())
-    } else {
-        (n, c.cross(g) / n)
-    }
-}
-
-/// Shank hinge axis minimising Σ(‖g2 × j2‖ − n1)², by Gauss–Newton from several starts.
-fn fit_shank_axis(g2: &[Vector3<f64>], n1: &[f64]) -> (Vector3<f64>, f64) {
-    let cost = |j: &Vector3<f64>| -> f64 {
-        g2.iter()
-            .zip(n1)
-            .map(|(g, n)| (g.cross(j).norm() - n).powi(2))
-            .sum()
-    };
-    let mut starts = vec![principal_axis(g2)];
-    starts.extend([Vector3::x(), Vector3::y(), Vector3::z()]);
-    starts.push(Vector3::new(1.0, 1.0, 1.0).normalize());
-    let mut best = (starts[0], f64::INFINITY);
-    for s in starts {
-        let mut j = s;
-        for _ in 0..30 {
-            let (e1, e2) = tangent_basis(&j);
-            let mut jtj = Matrix2::zeros();
-            let mut jtr = Vector2::zeros();
-            for (g, n) in g2.iter().zip(n1) {
-                let (v, grad) = cross_norm_grad(g, &j);
-                let row = Vector2::new(grad.dot(&e1), grad.dot(&e2));
-                jtj += row * row.transpose();
-                jtr += row * (v - n);
-            }
-            jtj += Matrix2::identity() * 1e-9;
-            let Some(step) = jtj.lu().solve(&(-jtr)) else {
-                break;
-            };
-            j = (j + e1 * step.x + e2 * step.y).normalize();
-            if step.norm() < 1e-9 {
-                break;
-            }
-        }
-        let c = cost(&j);
-        if c < best.1 {
-            best = (j, c);
-        }
-    }
-    best
-}
-
-/// Both hinge axes from Σ(‖g1 × j1‖ − ‖g2 × j2‖)² (Seel 2014), for when the thigh moves.
-fn fit_both_axes(g1: &[Vector3<f64>], g2: &[Vector3<f64>]) -> (Vector3<f64>, Vector3<f64>, f64) {
-    let cost = |a: &Vector3<f64>, b: &Vector3<f64>| -> f64 {
-        g1.iter()
-            .zip(g2)
-            .map(|(x, y)| (x.cross(a).norm() - y.cross(b).norm()).powi(2))
-            .sum()
-    };
-    let dirs = [
-        Vector3::x(),
-        Vector3::y(),
-        Vector3::z(),
-        Vector3::new(1.0, 1.0, 0.0).normalize(),
-        Vector3::new(0.0, 1.0, 1.0).normalize(),
-        Vector3::new(1.0, 0.0, 1.0).normalize(),
-    ];
-    let mut best = (Vector3::x(), Vector3::x(), f64::INFINITY);
-    for a0 in dirs {
-        for b0 in [principal_axis(g2), Vector3::x(), Vector3::y(), Vector3::z()] {
-            let (mut a, mut b) = (a0, b0);
-            for _ in 0..40 {
-                let (a1, a2) = tangent_basis(&a);
-                let (b1, b2) = tangent_basis(&b);
-                let mut jtj = Matrix4::zeros();
-                let mut jtr = Vector4::zeros();
-                for (x, y) in g1.iter().zip(g2) {
-                    let (va, ga) = cross_norm_grad(x, &a);
-                    let (vb, gb) = cross_norm_grad(y, &b);
-                    let row = Vector4::new(ga.dot(&a1), ga.dot(&a2), -gb.dot(&b1), -gb.dot(&b2));
-                    jtj += row * row.transpose();
-                    jtr += row * (va - vb);
-                }
-                jtj += Matrix4::identity() * 1e-9;
-                let Some(step) = jtj.lu().solve(&(-jtr)) else {
-                    break;
-                };
-                a = (a + a1 * step[0] + a2 * step[1]).normalize();
-                b = (b + b1 * step[2] + b2 * step[3]).normalize();
-                if step.norm() < 1e-9 {
-                    break;
-                }
-            }
-            let c = cost(&a, &b);
-            if c < best.2 {
-                best = (a, b, c);
-            }
-        }
-    }
-    best
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shank_axis_fit_recovers_axis_with_still_thigh() {
-        let axis = Vector3::new(0.3, -0.8, 0.5).normalize();
-        let g2: Vec<Vector3<f64>> = (0..500)
-            .map(|i| {
-                axis * (i as f64 * 0.05).sin() * 3.0
-                    + Vector3::new(0.0, 0.01, 0.0) * (i as f64).cos()
-            })
-            .collect();
-        let n1 = vec![0.0; g2.len()];
-        let (j, _) = fit_shank_axis(&g2, &n1);
-        assert!(j.dot(&axis).abs() > 0.999, "{j:?}");
-    }
-
-    #[test]
-    fn seel_fit_recovers_both_axes() {
-        // Thigh rotates about a1 and the shank about a2 plus the thigh's rotation mapped into it.
-        let a1 = Vector3::new(0.1, 0.9, -0.3).normalize();
-        let r = nalgebra::Rotation3::from_euler_angles(0.4, -0.2, 1.1);
-        let a2 = r * a1;
-        let mut g1 = Vec::new();
-        let mut g2 = Vec::new();
-        for i in 0..800 {
-            let t = i as f64 * 0.01;
-            let w_t = a1 * (1.3 * t).sin() * 2.0 + Vector3::new(0.5, 0.1, 0.2) * (0.7 * t).cos();
-            let knee = (2.0 * t).cos() * 4.0;
-            // Shank frame = thigh frame rotated by r (knee angle change ignored: small-angle check).
-            g1.push(w_t);
-            g2.push(r * w_t + a2 * knee);
-        }
-        let (j1, j2, _) = fit_both_axes(&g1, &g2);
-        assert!(j1.dot(&a1).abs() > 0.99, "{j1:?}");
-        assert!(j2.dot(&a2).abs() > 0.99, "{j2:?}");
-    }
 }
