@@ -3,9 +3,7 @@
 //! end within seconds with exit 0 or 2, a one-line error naming the place, and no NaN or infinity
 //! in any output.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stretchwatch::model::SensorRole;
@@ -13,50 +11,12 @@ use stretchwatch::protocol::Family;
 use stretchwatch::record::raw_log::{DataDir, RawEntry, RawLogHeader, RawLogWriter};
 use stretchwatch::record::{ImuCsvReader, RawRecord};
 
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+#[path = "common/cli_run.rs"]
+mod cli_run;
+use cli_run::{Run, has_non_finite};
 
-/// Runs the binary, failing the test if it takes longer than `limit` (a hang).
 fn run_for(args: &[&std::ffi::OsStr], limit: Duration) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stretchwatch"))
-        .args(args)
-        .env("STRETCHWATCH_DB", tmp("unused.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).ok();
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).ok();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            child.kill().ok();
-            panic!("stretchwatch {args:?} still running after {limit:?} (a hang)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    cli_run::run_for(args, &tmp("unused.db"), limit)
 }
 
 fn run(args: &[&std::ffi::OsStr]) -> Run {
@@ -156,12 +116,6 @@ fn assert_input_error(r: &Run, file: &Path, needles: &[&str]) {
         "no partial output on stdout: {}",
         r.stdout
     );
-}
-
-/// Whether `text` holds a non-finite number as a word ("NaN", "inf", "-Infinity", …).
-fn has_non_finite(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-        .any(|w| matches!(w.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity"))
 }
 
 /// No NaN or infinity in any text output.

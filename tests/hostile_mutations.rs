@@ -8,63 +8,18 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEFAULT_MUTATIONS: usize = 36;
 const LIMIT: Duration = Duration::from_secs(30);
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
+#[path = "common/cli_run.rs"]
+mod cli_run;
+use cli_run::{Run, has_non_finite};
 
 fn run(args: &[&std::ffi::OsStr], db: &Path) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stretchwatch"))
-        .args(args)
-        .env("STRETCHWATCH_DB", db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).ok();
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).ok();
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > LIMIT {
-            child.kill().ok();
-            panic!("stretchwatch {args:?} still running after {LIMIT:?} (a hang)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-        took: start.elapsed(),
-    }
-}
-
-fn has_non_finite(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-        .any(|w| matches!(w.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity"))
+    cli_run::run_for(args, db, LIMIT)
 }
 
 const EXTREMES: [&str; 14] = [
