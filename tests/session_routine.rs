@@ -34,7 +34,10 @@ fn piece(name: &str, stretch: &str, side: &str, reps: usize) -> sim::Scenario {
             41.0 + o
         ));
     }
-    let path = tmp(&format!("{name}.toml"));
+    // Tests run in parallel and both build the routine: each writes its own scenario file.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = tmp(&format!("{name}-{n}.toml"));
     std::fs::write(&path, toml).unwrap();
     sim::load_scenario(&path).unwrap()
 }
