@@ -318,3 +318,41 @@ fn replay_and_import_read_raw_logs_of_every_family() {
         );
     }
 }
+
+#[test]
+fn exported_hip_proxy_is_empty_outside_supine_blocks() {
+    // Without a pelvis sensor the hip column is the leg raise, which is hip flexion only lying
+    // down: standing to calibrate it would read −90°.
+    let db = tmp("export_hip.db");
+    let _ = std::fs::remove_file(&db);
+    let o = run(bin()
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(fixture("s1_100hz.csv")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prefix = tmp("export_hip");
+    let o = run(bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["export", "1", "--out"])
+        .arg(&prefix));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(format!("{}.angles.csv", prefix.display())).unwrap();
+    let mut standing = 0;
+    let mut holding = 0;
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let t: f64 = f[0].parse().unwrap();
+        if t < 5.0 {
+            assert_eq!(f[2], "", "hip while standing: {l}");
+            standing += 1;
+        }
+        if f[4] == "hold" {
+            let hip: f64 = f[2].parse().unwrap();
+            assert!((60.0..80.0).contains(&hip), "{l}");
+            holding += 1;
+        }
+    }
+    assert!(standing > 100 && holding > 1000, "{standing} {holding}");
+}

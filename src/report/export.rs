@@ -86,7 +86,7 @@ pub fn export_csv(store: &Store, id: i64, prefix: &Path) -> ReportResult<Vec<Pat
         let f = File::create(&angles_path).map_err(io(&angles_path))?;
         let mut w = AnglesCsvWriter::new(BufWriter::new(f)).map_err(io(&angles_path))?;
         let mut k = 0;
-        for a in store.angles(id)? {
+        for a in exported_angles(store, id)? {
             while k < phases.len() && phases[k].0 <= a.t_s {
                 k += 1;
             }
@@ -142,6 +142,27 @@ pub fn export_csv(store: &Store, id: i64, prefix: &Path) -> ReportResult<Vec<Pat
     Ok(vec![samples_path, angles_path, reps_path, events_path])
 }
 
+/// Session `id`'s angle frames as exported. Without a pelvis sensor the hip column is the
+/// leg-raise proxy, which means hip flexion only when lying on the back: outside the session's
+/// supine blocks (standing to calibrate, sitting) it is left empty instead of reading −90°.
+fn exported_angles(store: &Store, id: i64) -> ReportResult<Vec<AngleFrame>> {
+    let mut angles = store.angles(id)?;
+    let blocks = store.blocks(id)?;
+    let has_pelvis = angles.iter().any(|a| a.pelvic_tilt_deg.is_some());
+    if !has_pelvis && !blocks.is_empty() {
+        for a in &mut angles {
+            let in_supine_block = blocks.iter().any(|b| {
+                b.stretch == crate::model::StretchType::Supine
+                    && (b.t_start_s..=b.t_end_s).contains(&a.t_s)
+            });
+            if !in_supine_block {
+                a.hip_flexion_deg = None;
+            }
+        }
+    }
+    Ok(angles)
+}
+
 fn to_joint_angles(a: &AngleFrame) -> JointAngles {
     JointAngles {
         t_s: a.t_s,
@@ -157,7 +178,7 @@ fn to_joint_angles(a: &AngleFrame) -> JointAngles {
 /// Writes session `id`'s angles as an OpenSim storage file (see the module docs).
 pub fn export_sto(store: &Store, id: i64, path: &Path) -> ReportResult<()> {
     let row = store.session(id)?;
-    let angles = store.angles(id)?;
+    let angles = exported_angles(store, id)?;
     let s = match row.side {
         Side::Left => "l",
         Side::Right => "r",
