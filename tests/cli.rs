@@ -356,3 +356,47 @@ fn exported_hip_proxy_is_empty_outside_supine_blocks() {
     }
     assert!(standing > 100 && holding > 1000, "{standing} {holding}");
 }
+
+#[test]
+fn slow_raises_are_shown_as_movement_without_a_hold() {
+    // Form-spec: slow dynamic raises give MOVING_IN → RELEASE → REST with no hold; the review
+    // must not shade 30 s of raising and lowering as one "release".
+    let rec = tmp("slow_raises.csv");
+    let o = run(bin()
+        .args([
+            "simulate",
+            "slow_raises",
+            "--rate",
+            "100",
+            "--variant",
+            "clean",
+            "--seed",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&rec));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let db = tmp("slow_raises.db");
+    let _ = std::fs::remove_file(&db);
+    let o = run(bin().arg("--db").arg(&db).arg("import").arg(&rec));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let store = stretchwatch::store::Store::open(&db).unwrap();
+    let plot = stretchwatch::report::plots::session_data(&store, 1).unwrap();
+    let names: Vec<&str> = plot.phases.iter().map(|p| p.phase.as_str()).collect();
+    assert!(!names.contains(&"release"), "{names:?}");
+    let moving = plot.phases.iter().find(|p| p.phase == "moving").unwrap();
+    assert!(moving.end_s - moving.start_s > 20.0, "{moving:?}");
+    // A real rep keeps its release.
+    let o = run(bin()
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(fixture("s2_100hz.csv")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plot = stretchwatch::report::plots::session_data(&store, 2).unwrap();
+    let names: Vec<&str> = plot.phases.iter().map(|p| p.phase.as_str()).collect();
+    assert!(
+        names.contains(&"release") && !names.contains(&"moving"),
+        "{names:?}"
+    );
+}

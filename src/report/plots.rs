@@ -321,7 +321,8 @@ pub struct PhaseSpan {
     pub start_s: f64,
     /// Next phase's onset (or the last frame).
     pub end_s: f64,
-    /// `rest`, `moving_in`, `hold` or `release`.
+    /// `rest`, `moving_in`, `hold`, `release`, or `moving` (a release straight after moving in:
+    /// movement without a hold).
     pub phase: String,
 }
 
@@ -436,10 +437,21 @@ pub fn session_data(store: &Store, id: i64) -> ReportResult<SessionPlot> {
                 if let Some(last) = phases.last_mut() {
                     last.end_s = start_s;
                 }
+                let mut phase = str_of("phase").unwrap_or_default();
+                // A release with no hold since the last rest is movement that never settled,
+                // e.g. slow repeated raises: shading it as one long "release" misleads.
+                let held = phases
+                    .iter()
+                    .rev()
+                    .take_while(|p| p.phase != "rest")
+                    .any(|p| p.phase == "hold");
+                if phase == "release" && !held {
+                    phase = "moving".into();
+                }
                 phases.push(PhaseSpan {
                     start_s,
                     end_s: t_end,
-                    phase: str_of("phase").unwrap_or_default(),
+                    phase,
                 });
             }
             "rep" => reps.push(RepMark {
@@ -549,6 +561,7 @@ fn phase_color(phase: &str) -> Option<RGBAColor> {
         "moving_in" => Some(RGBColor(255, 221, 87).mix(0.35)),
         "hold" => Some(RGBColor(44, 160, 44).mix(0.18)),
         "release" => Some(RGBColor(100, 149, 237).mix(0.25)),
+        "moving" => Some(RGBColor(214, 180, 90).mix(0.25)),
         _ => None,
     }
 }
@@ -605,8 +618,12 @@ impl Plot for SessionPlot {
                 )))
                 .map_err(e)?;
         }
-        for name in ["moving_in", "hold", "release"] {
+        for name in ["moving_in", "hold", "release", "moving"] {
             let Some(c) = phase_color(name) else { continue };
+            let label = match name {
+                "moving" => "moving, no hold".to_string(),
+                n => n.replace('_', " "),
+            };
             let spans: Vec<&PhaseSpan> = self.phases.iter().filter(|p| p.phase == name).collect();
             if spans.is_empty() {
                 continue;
@@ -618,7 +635,7 @@ impl Plot for SessionPlot {
                         .map(|p| Rectangle::new([(p.start_s, y0), (p.end_s, y1)], c.filled())),
                 )
                 .map_err(e)?
-                .label(name.replace('_', " "))
+                .label(label)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
         }
         // Blocks of a routine: a line at each start, labelled with its side and stretch.

@@ -6,11 +6,15 @@ let data = null, view = null, drag = null;
 
 function phaseSpans(events, tEnd) {
   const spans = [];
-  let cur = null;
+  let cur = null, held = false;
   for (const e of events.filter((e) => e.name === "phase")) {
     const t = e.onset_s !== null && e.onset_s !== undefined ? e.onset_s : e.t_s;
     if (cur) spans.push({ phase: cur.phase, a: cur.t, b: t });
-    cur = { phase: e.phase, t };
+    // A release with no hold since the last rest is movement that never settled.
+    if (e.phase === "hold") held = true;
+    const phase = e.phase === "release" && !held ? "moving" : e.phase;
+    if (e.phase === "rest") held = false;
+    cur = { phase, t };
   }
   if (cur) spans.push({ phase: cur.phase, a: cur.t, b: tEnd });
   return spans;
@@ -32,7 +36,7 @@ function draw() {
   lo = Math.floor((lo - 5) / 10) * 10; hi = Math.ceil((hi + 5) / 10) * 10;
   const x = (t) => pad.l + ((t - view.a) / (view.b - view.a)) * (W - pad.l - pad.r);
   const y = (v) => H - pad.b - ((v - lo) / (hi - lo)) * (H - pad.t - pad.b);
-  const colors = { hold: "rgba(29,122,70,.18)", moving_in: "rgba(36,91,158,.13)", release: "rgba(120,120,120,.15)" };
+  const colors = { hold: "rgba(29,122,70,.18)", moving_in: "rgba(36,91,158,.13)", release: "rgba(120,120,120,.15)", moving: "rgba(200,170,60,.12)" };
   for (const s of phaseSpans(data.events, view.b)) {
     if (!colors[s.phase]) continue;
     g.fillStyle = colors[s.phase];
