@@ -35,6 +35,24 @@ pub struct FormContext {
     pub baseline: Option<Baseline>,
 }
 
+/// The baseline a recording carries itself (`history_deg: 70 72 71 …`, median with Δ).
+pub fn header_history_baseline(
+    h: &RecordingHeader,
+    cfg: &super::config::Excessive,
+) -> Option<Baseline> {
+    let hist: Vec<f64> = h
+        .extra
+        .iter()
+        .find(|(k, _)| k == "history_deg")
+        .map(|(_, v)| {
+            v.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    Baseline::from_history(&hist, cfg)
+}
+
 impl FormContext {
     /// Context from a recording header. The baseline is `baseline_deg` if given (Δ = `delta_deg`),
     /// else the median of the header's `history_deg` (the seam where the session store will plug
@@ -42,19 +60,7 @@ impl FormContext {
     pub fn from_header(h: &RecordingHeader, cfg: &FormConfig, baseline_deg: Option<f64>) -> Self {
         let baseline = match baseline_deg {
             Some(b) => Some(Baseline::explicit(b, &cfg.excessive)),
-            None => {
-                let hist: Vec<f64> = h
-                    .extra
-                    .iter()
-                    .find(|(k, _)| k == "history_deg")
-                    .map(|(_, v)| {
-                        v.split_whitespace()
-                            .filter_map(|x| x.parse().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Baseline::from_history(&hist, &cfg.excessive)
-            }
+            None => header_history_baseline(h, &cfg.excessive),
         };
         FormContext {
             stretch: h.stretch.unwrap_or_default(),

@@ -45,7 +45,7 @@ pub mod warmup;
 pub mod wording;
 
 pub use config::{FormConfig, WarmupStatus};
-pub use engine::{FormContext, FormEngine, Totals};
+pub use engine::{FormContext, FormEngine, Totals, header_history_baseline};
 pub use event::{Event, Phase, Severity, State};
 pub use excessive::Baseline;
 

@@ -276,15 +276,5 @@ impl RecordingFile {
 
 /// The baseline a recording carries itself (`history_deg: 70 72 71 …`, median with Δ).
 pub fn history_baseline(h: &RecordingHeader, cfg: &ExcessiveConfig) -> Option<Baseline> {
-    let hist: Vec<f64> = h
-        .extra
-        .iter()
-        .find(|(k, _)| k == "history_deg")
-        .map(|(_, v)| {
-            v.split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    Baseline::from_history(&hist, cfg)
+    crate::form::header_history_baseline(h, cfg)
 }
