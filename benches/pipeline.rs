@@ -14,9 +14,10 @@ use stretchwatch::pipeline::{Pipeline, PipelineParams};
 use stretchwatch::replay::{ReplayOptions, replay_file, replay_samples};
 use stretchwatch::sim::{self, SimOptions, Variant};
 
-fn frame_cost(c: &mut Criterion) {
+/// Cost of the core per two-sensor frame on `preset`, calibrated from its own windows.
+fn bench_frames(c: &mut Criterion, preset: &str, label: &str) {
     let out = sim::simulate(
-        &sim::preset("S1").unwrap(),
+        &sim::preset(preset).unwrap(),
         &SimOptions::new(100.0, Variant::Realistic, 1),
     );
     let summary = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |_| {})
@@ -24,7 +25,7 @@ fn frame_cost(c: &mut Criterion) {
     let profile = summary.profile.unwrap();
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(summary.frames as u64));
-    g.bench_function("orientation+kinematics per two-sensor frame", |b| {
+    g.bench_function(label, |b| {
         b.iter_batched(
             || {
                 Pipeline::new(
@@ -50,40 +51,16 @@ fn frame_cost(c: &mut Criterion) {
     g.finish();
 }
 
+fn frame_cost(c: &mut Criterion) {
+    bench_frames(c, "S1", "orientation+kinematics per two-sensor frame");
+}
+
 fn refining_frame_cost(c: &mut Criterion) {
-    let out = sim::simulate(
-        &sim::preset("standing_swings").unwrap(),
-        &SimOptions::new(100.0, Variant::Realistic, 1),
+    bench_frames(
+        c,
+        "standing_swings",
+        "per two-sensor frame, standing calibration refined",
     );
-    let summary = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |_| {})
-        .expect("calibrates");
-    let profile = summary.profile.unwrap();
-    let mut g = c.benchmark_group("core");
-    g.throughput(Throughput::Elements(summary.frames as u64));
-    g.bench_function("per two-sensor frame, standing calibration refined", |b| {
-        b.iter_batched(
-            || {
-                Pipeline::new(
-                    &profile,
-                    stretchwatch::model::StretchType::Supine,
-                    100.0,
-                    PipelineParams::default(),
-                )
-            },
-            |mut p| {
-                let mut n = 0usize;
-                for s in &out.samples {
-                    p.push(s, |a| {
-                        black_box(a);
-                        n += 1;
-                    });
-                }
-                n
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
 }
 
 fn calibration_cost(c: &mut Criterion) {
