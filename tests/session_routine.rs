@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use stretchwatch::model::{ImuSample, Side, StretchType};
+use stretchwatch::record::raw_log::RawRecord;
 use stretchwatch::record::{ImuCsvWriter, RecordingHeader};
 use stretchwatch::sim;
 
@@ -15,110 +16,16 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// A scenario of `reps` reps of one stretch with a pelvis sensor.
-fn piece(name: &str, stretch: &str, side: &str, reps: usize) -> sim::Scenario {
-    let (hold, every) = if stretch == "supine" {
-        (70.0, 55.0)
-    } else {
-        (120.0, 45.0)
-    };
-    let mut toml = format!(
-        "name = \"{name}\"\nstretch = \"{stretch}\"\nside = \"{side}\"\npelvis_sensor = true\nduration_s = {}\n",
-        5.0 + every * reps as f64
-    );
-    for i in 0..reps {
-        let o = every * i as f64;
-        toml.push_str(&format!(
-            "\n[[rep]]\nstart_s = {}\nentry_s = 4.0\nhold_angle_deg = {hold}\nrelease_s = {}\nrelease_dur_s = 3.0\nknee_bend_deg = 8.0\n",
-            5.0 + o,
-            41.0 + o
-        ));
-    }
-    // Tests run in parallel and both build the routine: each writes its own scenario file.
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = tmp(&format!("{name}-{n}.toml"));
-    std::fs::write(&path, toml).unwrap();
-    sim::load_scenario(&path).unwrap()
-}
-
-/// The routine's samples and header: each piece's calibration pair (the left seated piece reuses
-/// the supine calibration) and block, one after the other; and where each piece starts.
+/// The routine's samples and header (the simulator's built-in routine: left supine ×3, left
+/// seated ×2, the right leg calibrated again, right supine ×3, right seated ×2), and where each
+/// piece starts.
 fn routine_samples() -> (RecordingHeader, Vec<ImuSample>, Vec<f64>) {
-    let pieces = [
-        piece("left_supine", "supine", "left", 3),
-        piece("left_seated", "seated", "left", 2),
-        piece("right_supine", "supine", "right", 3),
-        piece("right_seated", "seated", "right", 2),
-    ];
-    let mut header = RecordingHeader {
-        side: Some(Side::Left),
-        stretch: Some(StretchType::Supine),
-        rate_hz: Some(100.0),
-        ..Default::default()
-    };
-    let mut samples: Vec<ImuSample> = Vec::new();
-    let mut offset = 0.0;
-    let mut starts = Vec::new();
-    for (i, scn) in pieces.iter().enumerate() {
-        starts.push(offset);
-        let out = sim::simulate(
-            scn,
-            &sim::SimOptions::new(100.0, sim::Variant::Realistic, 42 + i as u64),
-        );
-        let h = &out.header;
-        // The left seated block follows the supine one without new calibration; the right leg
-        // is calibrated again after the sensors moved.
-        if i % 2 == 0 {
-            let w = |w: stretchwatch::model::TimeWindow| {
-                format!("{} {}", w.start_s + offset, w.end_s + offset)
-            };
-            header
-                .apply("calibration.static", &w(h.calibration_static.unwrap()))
-                .unwrap();
-            header
-                .apply(
-                    "calibration.functional",
-                    &w(h.calibration_functional.unwrap()),
-                )
-                .unwrap();
-            header
-                .apply(
-                    "pelvis_calibration.functional",
-                    &w(h.pelvis_calibration_functional.unwrap()),
-                )
-                .unwrap();
-        }
-        let start = h.markers.iter().find(|m| m.label == "block.start").unwrap();
-        let end = h.markers.iter().find(|m| m.label == "block.end").unwrap();
-        header
-            .apply(
-                "marker",
-                &format!(
-                    "{} block.start side={} stretch={}",
-                    start.t_s + offset,
-                    scn.side.as_str(),
-                    scn.stretch.as_str()
-                ),
-            )
-            .unwrap();
-        header
-            .apply(
-                "marker",
-                &format!(
-                    "{} block.end",
-                    end.t_s.min(out.samples.last().unwrap().t_s) + offset
-                ),
-            )
-            .unwrap();
-        let last = out.samples.last().unwrap().t_s;
-        samples.extend(out.samples.iter().map(|s| ImuSample {
-            t_s: s.t_s + offset,
-            ..*s
-        }));
-        offset += last + 1.0;
-    }
-    (header, samples, starts)
+    let out = sim::routine::simulate_routine(
+        &sim::routine::routine_pieces(),
+        &sim::SimOptions::new(100.0, sim::Variant::Realistic, 42),
+    );
+    let starts = sim::routine::piece_starts_s(&out);
+    (out.header, out.samples, starts)
 }
 
 /// The routine as one IMU CSV.
@@ -279,18 +186,16 @@ fn routine_blocks_reps_and_dose_per_side() {
     );
 }
 
-/// The same routine streamed through the live session as open-protocol notifications. Live
-/// decides the blocks itself (rest position starts one, standing up ends it; the pelvis sensor
-/// tells lying from sitting); the leg change is the person's keys: `c` (calibrate again) and `s`
-/// (other leg) as they stand up to calibrate the right leg. The recording replays to the same
-/// events, and the blocks, reps and per-side dose are the routine's.
-#[test]
-fn routine_through_live_with_the_leg_change_keys() {
+/// Streams the routine through the live session as open-protocol notifications (instantly, in
+/// arrival order). With `keys`, the person presses `c` (calibrate again) and `s` (other leg) as
+/// the right leg's calibration starts; without, live must recognise the procedure itself.
+/// Returns the events live wrote, its raw log and IMU CSV, and the messages it showed.
+fn live_routine(keys: bool, name: &str) -> (String, PathBuf, PathBuf, Vec<String>) {
     use stretchwatch::form::FormConfig;
     use stretchwatch::live::{Command as Key, LiveConfig, LiveOutputs, LiveSession};
     use stretchwatch::model::SensorRole;
     use stretchwatch::protocol::Family;
-    use stretchwatch::record::raw_log::{ConnEvent, DataDir, RawEntry, RawRecord, round_to_us};
+    use stretchwatch::record::raw_log::{ConnEvent, DataDir, RawEntry, round_to_us};
     use stretchwatch::source::simulated::{encode_all, sim_devices};
 
     let (_, samples, starts) = routine_samples();
@@ -307,8 +212,9 @@ fn routine_through_live_with_the_leg_change_keys() {
         baselines: Default::default(),
     };
     let outputs = LiveOutputs {
-        raw_log: Some(tmp("live_routine.raw.jsonl")),
-        events_jsonl: Some(tmp("live_routine.events.jsonl")),
+        raw_log: Some(tmp(&format!("{name}.raw.jsonl"))),
+        imu_csv: Some(tmp(&format!("{name}.imu.csv"))),
+        events_jsonl: Some(tmp(&format!("{name}.events.jsonl"))),
         ..Default::default()
     };
     let mut live = LiveSession::new(cfg, &outputs, "test", 0.0, None).unwrap();
@@ -326,7 +232,8 @@ fn routine_through_live_with_the_leg_change_keys() {
         }
     }
     let leg_change_s = starts[2];
-    let mut pressed = false;
+    let mut pressed = !keys;
+    let mut shown = Vec::new();
     for n in notes {
         if !pressed && n.t_send_s >= leg_change_s {
             pressed = true;
@@ -344,18 +251,32 @@ fn routine_through_live_with_the_leg_change_keys() {
             },
         })
         .unwrap();
+        shown.append(&mut live.view_mut().timeline);
     }
     live.finish().unwrap();
-    let live_events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
-    // The raw log replays to the same events.
-    let o = bin()
-        .args(["replay", "--json"])
-        .arg(outputs.raw_log.as_ref().unwrap())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), live_events);
-    let events: Vec<serde_json::Value> = live_events
+    let events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
+    (
+        events,
+        outputs.raw_log.unwrap(),
+        outputs.imu_csv.unwrap(),
+        shown,
+    )
+}
+
+/// The routine's blocks, reps and per-side dose in a live events stream, and that replay of
+/// the live raw log and IMU CSV gives the same events.
+fn check_live_routine(events_jsonl: &str, raw: &PathBuf, csv: &PathBuf) {
+    for file in [raw, csv] {
+        let o = bin().args(["replay", "--json"]).arg(file).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            events_jsonl,
+            "replay of {} differs from live",
+            file.display()
+        );
+    }
+    let events: Vec<serde_json::Value> = events_jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -379,10 +300,90 @@ fn routine_through_live_with_the_leg_change_keys() {
     .iter()
     .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
     .collect();
-    assert_eq!(blocks, want, "{live_events}");
+    assert_eq!(blocks, want, "{events_jsonl}");
     let summary = events.last().unwrap();
     for side in ["left", "right"] {
         assert_eq!(summary["per_side"][side]["reps"], 5, "{summary}");
         assert_eq!(summary["per_side"][side]["dose_met"], true, "{summary}");
+    }
+}
+
+/// Live decides the blocks itself (rest position starts one, standing up ends it; the pelvis
+/// sensor tells lying from sitting); the leg change is the person's keys.
+#[test]
+fn routine_through_live_with_the_leg_change_keys() {
+    let (events, raw, csv, _) = live_routine(true, "live_keys");
+    check_live_routine(&events, &raw, &csv);
+}
+
+/// No key at all: live recognises the right leg's calibration (standing still, knee swings)
+/// after the left leg's blocks, calibrates again and takes the next blocks as the right leg.
+#[test]
+fn routine_through_live_without_keys() {
+    let (events, raw, csv, shown) = live_routine(false, "live_nokeys");
+    check_live_routine(&events, &raw, &csv);
+    let said = shown.join("\n");
+    assert!(
+        said.contains("knee swings recognised: calibrating again"),
+        "{said}"
+    );
+    assert!(said.contains("the next blocks are the right leg"), "{said}");
+    // The left seated piece (standing a while, no swings) is not taken for a calibration.
+    assert_eq!(said.matches("recognised").count(), 1, "{said}");
+}
+
+/// The same routine as a person would run it: `live --simulate routine` at the command line,
+/// no keys, stored; the stored session has the four blocks and each side's reps, and the
+/// recording replays to the events live wrote.
+#[test]
+fn live_simulate_routine_at_the_command_line() {
+    let db = tmp("live_cli.db");
+    let _ = std::fs::remove_file(&db);
+    let prefix = tmp("live_cli");
+    let events = tmp("live_cli.events.jsonl");
+    let o = bin()
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "live",
+            "--simulate",
+            "routine",
+            "--sim-speed",
+            "100",
+            "--no-tui",
+        ])
+        .arg("--record")
+        .arg(&prefix)
+        .arg("--events-out")
+        .arg(&events)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("calibrating again"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("right side"), "{stdout}");
+    let events = std::fs::read_to_string(&events).unwrap();
+    let raw = prefix.with_extension("raw.jsonl");
+    let csv = prefix.with_extension("imu.csv");
+    check_live_routine(&events, &raw, &csv);
+    let o = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["sessions", "show", "1"])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{show}");
+    for want in [
+        "block 1  left supine",
+        "block 2  left seated",
+        "block 3  right supine",
+        "block 4  right seated",
+        "left  side  5 reps",
+        "right side  5 reps",
+        "reps        10",
+    ] {
+        assert!(show.contains(want), "missing {want:?} in\n{show}");
     }
 }

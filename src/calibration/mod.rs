@@ -317,6 +317,48 @@ const WINDOW_SLACK_S: f64 = 1.0;
 /// Shortest still stretch of the standing window that is accepted, seconds.
 const MIN_STILL_S: f64 = 1.0;
 
+/// The calibration windows that apply to the blocks after them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationWindows {
+    /// Standing still, knees straight.
+    pub static_w: TimeWindow,
+    /// Knee swings.
+    pub functional_w: TimeWindow,
+    /// Hip hinges (pelvis sensor).
+    pub pelvis_w: Option<TimeWindow>,
+}
+
+impl CalibrationWindows {
+    /// Start of the first window, seconds.
+    pub fn start_s(&self) -> f64 {
+        self.static_w
+            .start_s
+            .min(self.functional_w.start_s)
+            .min(self.pelvis_w.map_or(f64::INFINITY, |w| w.start_s))
+    }
+
+    /// End of the last window, seconds.
+    pub fn end_s(&self) -> f64 {
+        self.static_w
+            .end_s
+            .max(self.functional_w.end_s)
+            .max(self.pelvis_w.map_or(f64::NEG_INFINITY, |w| w.end_s))
+    }
+
+    /// The windows a recording header gives (its last calibration pair).
+    pub fn from_header(header: &RecordingHeader) -> Result<Self, CalibrationError> {
+        Ok(CalibrationWindows {
+            static_w: header
+                .calibration_static
+                .ok_or(CalibrationError::MissingWindow("calibration.static"))?,
+            functional_w: header
+                .calibration_functional
+                .ok_or(CalibrationError::MissingWindow("calibration.functional"))?,
+            pelvis_w: header.pelvis_calibration_functional,
+        })
+    }
+}
+
 /// Streaming calibrator: feed the recording from its start; it runs the same orientation filter as
 /// the pipeline and buffers only the calibration windows.
 pub struct Calibrator {
@@ -345,36 +387,26 @@ impl Calibrator {
         header: &RecordingHeader,
         rates_hz: [f64; 3],
     ) -> Result<Self, CalibrationError> {
-        let static_w = header
-            .calibration_static
-            .ok_or(CalibrationError::MissingWindow("calibration.static"))?;
-        let functional_w = header
-            .calibration_functional
-            .ok_or(CalibrationError::MissingWindow("calibration.functional"))?;
-        let pelvis_w = header.pelvis_calibration_functional;
-        let windows = [Some(static_w), Some(functional_w), pelvis_w];
-        let end_s = windows
-            .iter()
-            .flatten()
-            .map(|w| w.end_s)
-            .fold(0.0, f64::max);
-        let start_s = windows
-            .iter()
-            .flatten()
-            .map(|w| w.start_s)
-            .fold(f64::INFINITY, f64::min);
+        Ok(Self::for_windows(
+            &CalibrationWindows::from_header(header)?,
+            rates_hz,
+        ))
+    }
+
+    /// A calibrator for these windows with each sensor's nominal rate (thigh, shank, pelvis).
+    pub fn for_windows(w: &CalibrationWindows, rates_hz: [f64; 3]) -> Self {
         let p = OrientationParams::default();
-        Ok(Calibrator {
-            static_w,
-            functional_w,
-            pelvis_w,
+        Calibrator {
+            static_w: w.static_w,
+            functional_w: w.functional_w,
+            pelvis_w: w.pelvis_w,
             orient: std::array::from_fn(|i| SensorOrientation::new(rates_hz[i], &p)),
             all: Default::default(),
             seen: [false; 3],
-            start_s,
-            end_s,
+            start_s: w.start_s(),
+            end_s: w.end_s(),
             last_t_s: f64::NEG_INFINITY,
-        })
+        }
     }
 
     /// Time after which no more samples are needed.

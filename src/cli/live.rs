@@ -5,7 +5,7 @@ use super::InputError;
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use stretchwatch::calibration::CalibrationProfile;
 use stretchwatch::form::FormConfig;
 use stretchwatch::live::run::{LiveReport, RunOptions, run_ble, run_simulated};
@@ -28,7 +28,7 @@ pub struct LiveArgs {
     /// Pelvis sensor (optional): BLE address or advertised name.
     #[arg(long, value_name = "ID")]
     pub pelvis: Option<String>,
-    /// Drive the live view from a simulated scenario (S1..S12 or a TOML file) in real time.
+    /// Drive the live view from a simulated scenario (S1..S12, `routine` for both legs, or a TOML file) in real time.
     #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["thigh", "shank", "pelvis"])]
     pub simulate: Option<String>,
     /// Sensor family the simulated sensors speak (`open`, `witmotion`, `movesense` or `movella_dot`).
@@ -37,6 +37,9 @@ pub struct LiveArgs {
     /// Start the simulation this many seconds into the scenario.
     #[arg(long, default_value_t = 0.0)]
     pub sim_from: f64,
+    /// Play the simulation this many times faster than real time (previews and tests).
+    #[arg(long, default_value_t = 1.0)]
+    pub sim_speed: f64,
     /// Stretch type (supine, seated, standing).
     #[arg(long, default_value = "supine")]
     pub stretch: String,
@@ -90,6 +93,7 @@ pub fn cmd_live(args: LiveArgs, db: Option<PathBuf>) -> Result<()> {
         simulate,
         sim_family,
         sim_from,
+        sim_speed,
         stretch,
         side,
         calibration,
@@ -156,8 +160,15 @@ pub fn cmd_live(args: LiveArgs, db: Option<PathBuf>) -> Result<()> {
         duration: duration.map(std::time::Duration::from_secs_f64),
         tui,
         bell: !no_bell,
+        sim_speed,
         ..Default::default()
     };
+    if !(0.1..=100.0).contains(&sim_speed) {
+        return Err(InputError(format!(
+            "--sim-speed {sim_speed} is out of range (0.1 to 100)"
+        ))
+        .into());
+    }
     // The range baseline: --baseline-deg, else each side's and stretch's stored history,
     // read whether or not this session is stored (never creating a database).
     let form = FormConfig::default();
@@ -245,28 +256,17 @@ fn cmd_live_sim(
     outputs: &LiveOutputs,
     opts: &RunOptions,
 ) -> Result<LiveReport> {
-    let scn = match sim::preset(name) {
-        Some(s) => s,
-        None if Path::new(name).exists() => {
-            sim::load_scenario(Path::new(name)).map_err(|e| InputError(e.to_string()))?
-        }
-        None => {
-            return Err(InputError(format!(
-                "unknown scenario '{name}': not a preset ({}) and no such file",
-                sim::preset_names().join(", ")
-            ))
-            .into());
-        }
-    };
+    let scn = sim::Simulation::resolve(name).map_err(|e| InputError(e.to_string()))?;
     let family: Family = family
         .parse()
         .map_err(|e: stretchwatch::protocol::ProtocolError| InputError(e.to_string()))?;
     // Each family at its usual rate unless --rate says otherwise.
     let rate = rate.unwrap_or(family.default_rate_hz());
-    let out = sim::simulate(
-        &scn,
-        &sim::SimOptions::new(f64::from(rate), sim::Variant::Realistic, 42),
-    );
+    let out = scn.run(&sim::SimOptions::new(
+        f64::from(rate),
+        sim::Variant::Realistic,
+        42,
+    ));
     if cfg.profile.is_none() && from_s > 0.0 {
         // Starting past the calibration poses: calibrate on the scenario's own windows.
         let mut c = stretchwatch::calibration::Calibrator::with_sensor_rates(
@@ -283,13 +283,13 @@ fn cmd_live_sim(
     cfg.stretch = out.header.stretch.unwrap_or(cfg.stretch);
     cfg.side = out.header.side.unwrap_or(cfg.side);
     let mut roles = vec![SensorRole::Thigh, SensorRole::Shank];
-    if scn.pelvis_sensor {
+    if scn.pelvis_sensor() {
         roles.push(SensorRole::Pelvis);
     }
     let devices = sim_devices(&roles, family, rate).map_err(|e| InputError(e.to_string()))?;
     cfg.devices = devices.iter().map(|d| d.device.clone()).collect();
     let notes = encode_all(&out.samples, &devices, 1, from_s, f64::INFINITY)?;
-    let source = format!("simulated {}", scn.name);
+    let source = format!("simulated {}", scn.name());
     run_simulated(cfg, outputs, &source, &devices, notes, from_s, opts).map_err(live_err)
 }
 

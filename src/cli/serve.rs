@@ -66,13 +66,7 @@ pub fn cmd_serve(args: ServeArgs, db: Option<PathBuf>) -> Result<()> {
     }
     let sim = match &args.simulate {
         Some(name) => {
-            if stretchwatch::sim::preset(name).is_none() && !std::path::Path::new(name).exists() {
-                return Err(InputError(format!(
-                    "unknown scenario '{name}': not a preset ({}) and no such file",
-                    stretchwatch::sim::preset_names().join(", ")
-                ))
-                .into());
-            }
+            stretchwatch::sim::Simulation::resolve(name).map_err(|e| InputError(e.to_string()))?;
             Some(live::SimSource {
                 scenario: name.clone(),
                 family: args.sim_family.parse().map_err(

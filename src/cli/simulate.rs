@@ -18,6 +18,7 @@ pub fn cmd_simulate(
         for n in sim::preset_names() {
             println!("{n}");
         }
+        println!("routine");
         return Ok(());
     }
     let name = scenario.ok_or_else(|| {
@@ -25,19 +26,7 @@ pub fn cmd_simulate(
             "simulate needs a SCENARIO (a preset such as S1, or a .toml file); see --list".into(),
         )
     })?;
-    let scn = match sim::preset(&name) {
-        Some(s) => s,
-        None if Path::new(&name).exists() => {
-            sim::load_scenario(Path::new(&name)).map_err(|e| InputError(e.to_string()))?
-        }
-        None => {
-            return Err(InputError(format!(
-                "unknown scenario '{name}': not a preset ({}) and no such file",
-                sim::preset_names().join(", ")
-            ))
-            .into());
-        }
-    };
+    let scn = sim::Simulation::resolve(&name).map_err(|e| InputError(e.to_string()))?;
     if !(50.0..=200.0).contains(&rate) {
         return Err(InputError(format!("--rate {rate} is out of range (50 to 200 Hz)")).into());
     }
@@ -47,7 +36,7 @@ pub fn cmd_simulate(
     let out = out.ok_or_else(|| InputError("simulate needs --out FILE".into()))?;
     let truth = truth_path(&out);
     let opts = sim::SimOptions::new(rate, variant, seed);
-    let result = sim::simulate(&scn, &opts);
+    let result = scn.run(&opts);
     sim::write_recording(&result, &out, &truth)?;
     eprintln!(
         "wrote {} ({} samples) and {}",

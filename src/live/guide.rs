@@ -149,3 +149,153 @@ impl BlockDetector {
         (stood_up || idle_s >= LONG_REST_S).then_some(Posture::Done)
     }
 }
+
+/// Standing still: every leg sensor's gyro below this, rad/s (a person standing sways 1–3 °/s).
+const STILL_GYR_RAD_S: f64 = 0.15;
+/// Standing still: specific force within this of gravity, m/s².
+const STILL_ACC_M_S2: f64 = 1.0;
+/// Standing still this long counts as the first step of the procedure, seconds.
+const PROCEDURE_STILL_S: f64 = 3.0;
+/// The standing window is the last this many seconds of the stillness.
+const PROCEDURE_STATIC_MAX_S: f64 = 5.0;
+/// The first swing must come within this after the stillness, seconds.
+const PROCEDURE_SWING_WAIT_S: f64 = 4.0;
+/// A swing peak: the shank turns faster than this, rad/s (about 45 °/s), ...
+const SWING_PEAK_RAD_S: f64 = 0.8;
+/// ... at least this many times faster than the thigh (the knee, not the whole leg, moves) ...
+const SWING_THIGH_RATIO: f64 = 2.0;
+/// ... after slowing below this at the swing's turn, rad/s.
+const SWING_REARM_RAD_S: f64 = 0.3;
+/// Fewest swing peaks (each half swing is one): three swings back and forth.
+const MIN_SWING_PEAKS: u32 = 6;
+/// No peak for this long ends the swings, seconds.
+const SWINGS_END_S: f64 = 2.5;
+/// The swing window reaches this far beyond the first and last peak, seconds.
+const SWING_MARGIN_S: f64 = 0.6;
+
+/// Recognises the calibration procedure done again without a key: standing still, then swinging
+/// the lower leg, as at the start of the session (typically after moving the sensors to the
+/// other leg). It reads the raw gyros and accelerometers, so it does not depend on the
+/// calibration it may replace; once the swings are over it gives the windows they took.
+#[derive(Debug, Clone, Default)]
+pub struct ProcedureDetector {
+    gyr_rad_s: [f64; 2],
+    acc_ok: [bool; 2],
+    still_since: Option<f64>,
+    standing: Option<TimeWindow>,
+    peaks: u32,
+    first_peak_s: f64,
+    last_peak_s: f64,
+    armed: bool,
+}
+
+impl ProcedureDetector {
+    /// Starts over (a block started, or the windows were used).
+    pub fn reset(&mut self) {
+        *self = ProcedureDetector::default();
+    }
+
+    /// Feeds one sample; returns the procedure's windows when its swings have just ended.
+    pub fn push(&mut self, s: &crate::model::ImuSample) -> Option<CalibrationWindows> {
+        use crate::model::SensorRole;
+        let i = match s.role {
+            SensorRole::Thigh => 0,
+            SensorRole::Shank => 1,
+            SensorRole::Pelvis => return None,
+        };
+        self.gyr_rad_s[i] = s.gyr_rad_s.norm();
+        self.acc_ok[i] = (s.acc_m_s2.norm() - crate::limits::G_M_S2).abs() < STILL_ACC_M_S2;
+        if s.role != SensorRole::Shank {
+            return None;
+        }
+        let t = s.t_s;
+        let still = self.gyr_rad_s.iter().all(|g| *g < STILL_GYR_RAD_S) && self.acc_ok == [true; 2];
+        if still {
+            self.still_since.get_or_insert(t);
+        } else if let Some(a) = self.still_since.take()
+            && t - a >= PROCEDURE_STILL_S
+        {
+            self.standing = Some(TimeWindow {
+                start_s: a.max(t - PROCEDURE_STATIC_MAX_S),
+                end_s: t,
+            });
+            self.peaks = 0;
+        }
+        let standing = self.standing?;
+        let [thigh, shank] = self.gyr_rad_s;
+        if shank < SWING_REARM_RAD_S {
+            self.armed = true;
+        }
+        if self.peaks == 0 {
+            self.armed |= self.still_since.is_some();
+            if t - standing.end_s > PROCEDURE_SWING_WAIT_S {
+                self.standing = None;
+                return None;
+            }
+        }
+        if self.armed && shank > SWING_PEAK_RAD_S && shank > SWING_THIGH_RATIO * thigh {
+            self.armed = false;
+            if self.peaks == 0 {
+                self.first_peak_s = t;
+            }
+            self.peaks += 1;
+            self.last_peak_s = t;
+        }
+        if self.peaks > 0 && t - self.last_peak_s > SWINGS_END_S {
+            let found = (self.peaks >= MIN_SWING_PEAKS).then(|| CalibrationWindows {
+                static_w: standing,
+                functional_w: TimeWindow {
+                    start_s: round_ms((self.first_peak_s - SWING_MARGIN_S).max(standing.end_s)),
+                    end_s: round_ms(self.last_peak_s + SWING_MARGIN_S),
+                },
+                pelvis_w: None,
+            });
+            self.reset();
+            return found.map(|mut w| {
+                w.static_w = TimeWindow {
+                    start_s: round_ms(w.static_w.start_s),
+                    end_s: round_ms(w.static_w.end_s),
+                };
+                w
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim;
+
+    /// The detector on the routine's samples: the right leg's calibration (standing, swings) is
+    /// found with windows close to the simulator's; the left seated piece (standing a while, no
+    /// swings) and the blocks give nothing.
+    #[test]
+    fn recognises_the_procedure_in_the_routine() {
+        let out = sim::routine::simulate_routine(
+            &sim::routine::routine_pieces(),
+            &sim::SimOptions::new(100.0, sim::Variant::Realistic, 42),
+        );
+        let starts = sim::routine::piece_starts_s(&out);
+        let mut d = ProcedureDetector::default();
+        let mut found = Vec::new();
+        for s in &out.samples {
+            if let Some(w) = d.push(s) {
+                found.push(w);
+            }
+        }
+        // Each calibrating piece (the first and the third) once, nothing else.
+        assert_eq!(found.len(), 2, "{found:?}");
+        for (w, start) in found.iter().zip([starts[0], starts[2]]) {
+            let rel = |t: f64| t - start;
+            assert!(
+                rel(w.static_w.start_s) >= -0.1 && rel(w.static_w.end_s) <= 5.6,
+                "{w:?}"
+            );
+            assert!(w.static_w.duration_s() >= 3.0, "{w:?}");
+            assert!((rel(w.functional_w.start_s) - 6.0).abs() < 0.7, "{w:?}");
+            assert!((rel(w.functional_w.end_s) - 18.0).abs() < 0.7, "{w:?}");
+        }
+    }
+}

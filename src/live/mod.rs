@@ -26,12 +26,12 @@ use crate::record::raw_log::{ConnEvent, RawDevice, RawEntry, RawLogWriter, RawRe
 use crate::record::{RecordError, RecordingHeader};
 use crate::session::sinks::{AnglesCsvSink, ImuCsvRecorder, JsonEventsSink};
 use crate::session::{
-    Baselines, Output, PlanItem, Session, SessionConfig, SessionError, SessionEvent, SessionSink,
-    SinkError, Summary,
+    Baselines, CalibrationWindows, Output, PlanItem, Session, SessionConfig, SessionError,
+    SessionEvent, SessionSink, SinkError, Summary,
 };
 use crate::source::{Assembled, Assembler, StreamStats};
 use crate::store::StoreSink;
-use guide::{BlockDetector, Posture};
+use guide::{BlockDetector, Posture, ProcedureDetector};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
@@ -479,6 +479,15 @@ pub struct LiveSession<'s> {
     side: Side,
     stretch: StretchType,
     commands: VecDeque<Command>,
+    /// Recognises the calibration procedure done again (no key needed).
+    procedure: ProcedureDetector,
+    /// Windows of a recognised procedure, planned at the next decision.
+    recognised: Option<CalibrationWindows>,
+    /// Blocks started since the profile in use was calibrated, and whether the side was chosen
+    /// by key since then.
+    blocks_since_calibration: u32,
+    side_chosen: bool,
+    calibrations_seen: u32,
     last_flush_s: f64,
     recent: [VecDeque<f64>; 3],
     dropped_at: [Option<f64>; 3],
@@ -638,6 +647,11 @@ impl<'s> LiveSession<'s> {
             seen: [false; 3],
             last_sample_t_s: f64::NEG_INFINITY,
             commands: VecDeque::new(),
+            procedure: ProcedureDetector::default(),
+            recognised: None,
+            blocks_since_calibration: 0,
+            side_chosen: false,
+            calibrations_seen: 0,
             last_flush_s: 0.0,
             recent: Default::default(),
             dropped_at: [None; 3],
@@ -837,6 +851,17 @@ impl<'s> LiveSession<'s> {
         }
         self.seen[i] = true;
         self.last_sample_t_s = self.last_sample_t_s.max(s.t_s);
+        // Outside blocks, with a calibration in use and none under way, the person may calibrate
+        // again just by doing the procedure.
+        if self.session.is_calibrated()
+            && self.session.calibrating().is_none()
+            && !self.session.block_open()
+            && self.recognised.is_none()
+        {
+            self.recognised = self.procedure.push(&s);
+        } else {
+            self.procedure.reset();
+        }
         match self.session.push_sample(&s, &mut self.sinks) {
             Ok(()) => Ok(()),
             Err(SessionError::Calibration { source, .. }) => {
@@ -900,6 +925,7 @@ impl<'s> LiveSession<'s> {
                 Command::ToggleBlock if self.session.block_open() => self.end_block()?,
                 Command::ToggleBlock => self.start_block()?,
                 Command::SwitchSide => {
+                    self.side_chosen = true;
                     self.side = match self.side {
                         Side::Left => Side::Right,
                         Side::Right => Side::Left,
@@ -932,6 +958,39 @@ impl<'s> LiveSession<'s> {
                     self.sinks.detector.reset();
                 }
             }
+        }
+        if let Some(w) = self.recognised.take()
+            && !self.session.block_open()
+            && self.session.calibrating().is_none()
+        {
+            let t = self.mark_time();
+            self.sinks.say(
+                t,
+                "Standing still and knee swings recognised: calibrating again".into(),
+            );
+            self.plan(PlanItem::Calibration(w))?;
+            self.sinks.detector.reset();
+        }
+        let calibrations = self.session.report().calibrations;
+        if calibrations > self.calibrations_seen {
+            // A new calibration after a side's blocks: the sensors moved to the other leg
+            // (the usual reason to calibrate mid-session), unless a key already chose the side.
+            if self.calibrations_seen > 0 && self.blocks_since_calibration > 0 && !self.side_chosen
+            {
+                self.side = match self.side {
+                    Side::Left => Side::Right,
+                    Side::Right => Side::Left,
+                };
+                self.sinks.view.side = self.side;
+                let m = format!(
+                    "calibrated again: the next blocks are the {} leg (press s to change)",
+                    self.side.as_str()
+                );
+                self.sinks.say(self.mark_time(), m);
+            }
+            self.calibrations_seen = calibrations;
+            self.blocks_since_calibration = 0;
+            self.side_chosen = false;
         }
         match self.sinks.posture.take() {
             Some(Posture::ReadyToStart)
@@ -975,6 +1034,7 @@ impl<'s> LiveSession<'s> {
             side: Some(self.side),
             stretch: Some(self.stretch),
         };
+        self.blocks_since_calibration += 1;
         self.sinks.detector.reset();
         self.plan(item)
     }

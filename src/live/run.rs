@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub scan_timeout: Duration,
     /// Device link settings.
     pub link: LinkOptions,
+    /// Simulated sensors: play this many times faster than real time (1: real time).
+    pub sim_speed: f64,
 }
 
 impl Default for RunOptions {
@@ -46,6 +48,7 @@ impl Default for RunOptions {
             bell: true,
             scan_timeout: Duration::from_secs(15),
             link: LinkOptions::default(),
+            sim_speed: 1.0,
         }
     }
 }
@@ -416,7 +419,7 @@ pub async fn drive_simulated(
         devices.to_vec(),
         notifications,
         from_s,
-        1.0,
+        opts.sim_speed,
         tx,
     ));
     let lat = consume(session, &mut rx, clock, opts).await;

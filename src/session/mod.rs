@@ -254,6 +254,14 @@ enum Stage {
     Failed,
 }
 
+/// How far back the recent-sample ring reaches, seconds: a whole calibration procedure (standing
+/// still, knee swings) and the time to recognise it.
+const RECENT_S: f64 = 45.0;
+/// Most samples the ring holds (fast sensors reach back less far).
+const RECENT_MAX: usize = 100_000;
+/// Samples before a recalibration's first window that run its orientation filters in, seconds.
+const RECAL_LEAD_S: f64 = 2.0;
+
 /// A recalibration in progress while the old profile still runs.
 struct Recalibration {
     windows: CalibrationWindows,
@@ -295,6 +303,8 @@ pub struct Session {
     rates_hz: Option<[f64; 3]>,
     pending_cal: VecDeque<CalibrationWindows>,
     recal: Option<Recalibration>,
+    /// The latest samples (a fixed-capacity ring), for calibration windows decided after they began.
+    recent: VecDeque<ImuSample>,
     pipeline: Option<Pipeline>,
     frames: Vec<JointAngles>,
     last_frame_t_s: f64,
@@ -371,6 +381,7 @@ impl Session {
             rates_hz: cfg.rate_hz.map(|r| [r; 3]),
             pending_cal: VecDeque::new(),
             recal: None,
+            recent: VecDeque::new(),
             pipeline: None,
             frames: Vec::new(),
             last_frame_t_s: f64::NEG_INFINITY,
@@ -505,13 +516,22 @@ impl Session {
             return;
         };
         let rates = self.rates_hz.unwrap_or([100.0; 3]);
-        if let Ok(calibrator) = Calibrator::with_sensor_rates(&windows.as_header(), rates) {
-            self.recal = Some(Recalibration {
-                windows,
-                calibrator,
-                held: Vec::new(),
-            });
-        }
+        let mut calibrator = Calibrator::for_windows(&windows, rates);
+        // Windows that began before this decision (live recognised the procedure once it was
+        // done) take their samples from the recent ones, with a little before for the filters.
+        let from_s = windows.start_s() - RECAL_LEAD_S;
+        let held: Vec<ImuSample> = self
+            .recent
+            .iter()
+            .filter(|s| s.t_s >= from_s)
+            .copied()
+            .collect();
+        held.iter().for_each(|s| calibrator.push(s));
+        self.recal = Some(Recalibration {
+            windows,
+            calibrator,
+            held,
+        });
     }
 
     /// Feeds one sample (in arrival order). A calibration failure is returned once; the session
@@ -607,13 +627,12 @@ impl Session {
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         let rates = self.rates()?;
-        let result = Calibrator::with_sensor_rates(&w.as_header(), rates).and_then(|mut c| {
-            self.held
-                .iter()
-                .filter(|s| crate::limits::check(s).is_ok())
-                .for_each(|s| c.push(s));
-            c.finish()
-        });
+        let mut c = Calibrator::for_windows(&w, rates);
+        self.held
+            .iter()
+            .filter(|s| crate::limits::check(s).is_ok())
+            .for_each(|s| c.push(s));
+        let result = c.finish();
         match result {
             Ok(p) => {
                 self.report.calibrations += 1;
@@ -637,6 +656,11 @@ impl Session {
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         let rates = self.rates()?;
+        if self.recent.capacity() == 0 {
+            let per_s: f64 = (0..3).filter(|&i| self.seen[i]).map(|i| rates[i]).sum();
+            let cap = (per_s * RECENT_S) as usize;
+            self.recent = VecDeque::with_capacity(cap.clamp(1024, RECENT_MAX));
+        }
         // The latest sample seen: the one that completed the calibration or started the run.
         let t = self.report.t_last_s;
         sink.output(&Output::Calibrated {
@@ -669,6 +693,12 @@ impl Session {
         s: &ImuSample,
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
+        if self.recent.len() == self.recent.capacity() {
+            self.recent.pop_front();
+        }
+        if self.recent.capacity() > 0 {
+            self.recent.push_back(*s);
+        }
         if let Some(r) = self.recal.as_mut() {
             if s.t_s > r.windows.end_s() {
                 let r = self.recal.take().expect("recalibration");
@@ -687,6 +717,12 @@ impl Session {
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         let profile = match r.calibrator.finish() {
+            // Without hip hinges this time the pelvis sensor keeps its calibration: it stays on
+            // the pelvis when the other sensors move to the other leg.
+            Ok(mut p) if p.pelvis.is_none() && r.windows.pelvis_w.is_none() => {
+                p.pelvis = self.report.profile.as_ref().and_then(|o| o.pelvis.clone());
+                p
+            }
             Ok(p) => p,
             Err(source) => {
                 // The old profile goes on; the caller says what failed.

@@ -10,44 +10,7 @@
 use crate::model::{Side, StretchType, TimeWindow};
 use crate::record::RecordingHeader;
 
-/// The calibration windows that apply to the blocks after them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CalibrationWindows {
-    /// Standing still, knees straight.
-    pub static_w: TimeWindow,
-    /// Knee swings.
-    pub functional_w: TimeWindow,
-    /// Hip hinges (pelvis sensor).
-    pub pelvis_w: Option<TimeWindow>,
-}
-
-impl CalibrationWindows {
-    /// Start of the first window, seconds.
-    pub fn start_s(&self) -> f64 {
-        self.static_w
-            .start_s
-            .min(self.functional_w.start_s)
-            .min(self.pelvis_w.map_or(f64::INFINITY, |w| w.start_s))
-    }
-
-    /// End of the last window, seconds.
-    pub fn end_s(&self) -> f64 {
-        self.static_w
-            .end_s
-            .max(self.functional_w.end_s)
-            .max(self.pelvis_w.map_or(f64::NEG_INFINITY, |w| w.end_s))
-    }
-
-    /// The windows as the calibrator's header keys.
-    pub fn as_header(&self) -> RecordingHeader {
-        RecordingHeader {
-            calibration_static: Some(self.static_w),
-            calibration_functional: Some(self.functional_w),
-            pelvis_calibration_functional: self.pelvis_w,
-            ..Default::default()
-        }
-    }
-}
+pub use crate::calibration::CalibrationWindows;
 
 /// One decision of the session plan.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,6 +15,7 @@
 //! `block_offset_s` (T0) and `history_deg` (space-separated, only when non-empty).
 
 mod presets;
+pub mod routine;
 pub mod scenario;
 pub mod scenario_file;
 mod synth;
@@ -73,6 +74,62 @@ pub enum SimError {
     /// The recording writer failed.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// A name that is neither a preset nor a file.
+    #[error("unknown scenario '{name}': not a preset ({}) or the routine, and no such file", preset_names().join(", "))]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+}
+
+/// What the simulator can play: one scenario, or a routine of several (one block each).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Simulation {
+    /// One scenario: one exercise block.
+    One(Scenario),
+    /// Several scenarios one after the other ([`routine`]).
+    Routine(Vec<Scenario>),
+}
+
+impl Simulation {
+    /// A preset (S1…), `routine` (the built-in routine of both legs) or a scenario TOML file.
+    pub fn resolve(name: &str) -> Result<Simulation, SimError> {
+        if let Some(s) = preset(name) {
+            return Ok(Simulation::One(s));
+        }
+        if name == "routine" {
+            return Ok(Simulation::Routine(routine::routine_pieces()));
+        }
+        let path = Path::new(name);
+        if path.exists() {
+            return load_scenario(path).map(Simulation::One);
+        }
+        Err(SimError::Unknown { name: name.into() })
+    }
+
+    /// Its name (the scenario's, or `routine`).
+    pub fn name(&self) -> &str {
+        match self {
+            Simulation::One(s) => &s.name,
+            Simulation::Routine(_) => "routine",
+        }
+    }
+
+    /// Whether a pelvis sensor is worn.
+    pub fn pelvis_sensor(&self) -> bool {
+        match self {
+            Simulation::One(s) => s.pelvis_sensor,
+            Simulation::Routine(p) => p.iter().any(|s| s.pelvis_sensor),
+        }
+    }
+
+    /// Synthesises the recording.
+    pub fn run(&self, opts: &SimOptions) -> SimOutput {
+        match self {
+            Simulation::One(s) => simulate(s, opts),
+            Simulation::Routine(p) => routine::simulate_routine(p, opts),
+        }
+    }
 }
 
 /// Noise model of a simulated recording.

@@ -340,27 +340,25 @@ fn prepare_sim(
     s: &SimSource,
     live: &mut LiveConfig,
 ) -> Result<(Vec<SimDevice>, Vec<SimNotification>, String), WebError> {
-    let scn = match crate::sim::preset(&s.scenario) {
-        Some(p) => p,
-        None => crate::sim::load_scenario(std::path::Path::new(&s.scenario))
-            .map_err(|e| WebError::Live(e.to_string()))?,
-    };
+    let scn =
+        crate::sim::Simulation::resolve(&s.scenario).map_err(|e| WebError::Live(e.to_string()))?;
     let rate = s.family.default_rate_hz();
-    let out = crate::sim::simulate(
-        &scn,
-        &crate::sim::SimOptions::new(f64::from(rate), crate::sim::Variant::Realistic, 42),
-    );
+    let out = scn.run(&crate::sim::SimOptions::new(
+        f64::from(rate),
+        crate::sim::Variant::Realistic,
+        42,
+    ));
     live.stretch = out.header.stretch.unwrap_or(live.stretch);
     live.side = out.header.side.unwrap_or(live.side);
     let mut roles = vec![SensorRole::Thigh, SensorRole::Shank];
-    if scn.pelvis_sensor {
+    if scn.pelvis_sensor() {
         roles.push(SensorRole::Pelvis);
     }
     let devices = sim_devices(&roles, s.family, rate).map_err(|e| WebError::Live(e.to_string()))?;
     live.devices = devices.iter().map(|d| d.device.clone()).collect();
     let notes = encode_all(&out.samples, &devices, 1, 0.0, f64::INFINITY)
         .map_err(|e| WebError::Live(e.to_string()))?;
-    Ok((devices, notes, format!("simulated {}", scn.name)))
+    Ok((devices, notes, format!("simulated {}", scn.name())))
 }
 
 /// Runs one session until it ends or the page stops it; returns the `ended` message.
