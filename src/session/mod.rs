@@ -720,7 +720,7 @@ impl Session {
             // Without hip hinges this time the pelvis sensor keeps its calibration: it stays on
             // the pelvis when the other sensors move to the other leg.
             Ok(mut p) if p.pelvis.is_none() && r.windows.pelvis_w.is_none() => {
-                p.pelvis = self.report.profile.as_ref().and_then(|o| o.pelvis.clone());
+                p.pelvis = self.report.profile.as_ref().and_then(|o| o.pelvis);
                 p
             }
             Ok(p) => p,

@@ -86,7 +86,7 @@ pub enum SimError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Simulation {
     /// One scenario: one exercise block.
-    One(Scenario),
+    One(Box<Scenario>),
     /// Several scenarios one after the other ([`routine`]).
     Routine(Vec<Scenario>),
 }
@@ -95,14 +95,14 @@ impl Simulation {
     /// A preset (S1…), `routine` (the built-in routine of both legs) or a scenario TOML file.
     pub fn resolve(name: &str) -> Result<Simulation, SimError> {
         if let Some(s) = preset(name) {
-            return Ok(Simulation::One(s));
+            return Ok(Simulation::One(Box::new(s)));
         }
         if name == "routine" {
             return Ok(Simulation::Routine(routine::routine_pieces()));
         }
         let path = Path::new(name);
         if path.exists() {
-            return load_scenario(path).map(Simulation::One);
+            return load_scenario(path).map(|s| Simulation::One(Box::new(s)));
         }
         Err(SimError::Unknown { name: name.into() })
     }
