@@ -44,6 +44,42 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stretchwatch"))
 }
 
+/// The routine's blocks in order: (side, stretch, reps).
+fn routine_blocks() -> Vec<(String, String, u64)> {
+    [
+        ("left", "supine", 3),
+        ("left", "seated", 2),
+        ("right", "supine", 3),
+        ("right", "seated", 2),
+    ]
+    .iter()
+    .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
+    .collect()
+}
+
+/// `sessions show 1` on `db` lists the routine's four blocks and each side's reps.
+fn assert_stored_routine(db: &PathBuf) {
+    let o = bin()
+        .arg("--db")
+        .arg(db)
+        .args(["sessions", "show", "1"])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{show}");
+    for want in [
+        "block 1  left supine",
+        "block 2  left seated",
+        "block 3  right supine",
+        "block 4  right seated",
+        "left  side  5 reps",
+        "right side  5 reps",
+        "reps        10",
+    ] {
+        assert!(show.contains(want), "missing {want:?} in\n{show}");
+    }
+}
+
 #[test]
 fn routine_blocks_reps_and_dose_per_side() {
     let file = routine();
@@ -71,16 +107,7 @@ fn routine_blocks_reps_and_dose_per_side() {
             )
         })
         .collect();
-    let want: Vec<(String, String, u64)> = [
-        ("left", "supine", 3),
-        ("left", "seated", 2),
-        ("right", "supine", 3),
-        ("right", "seated", 2),
-    ]
-    .iter()
-    .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
-    .collect();
-    assert_eq!(got, want);
+    assert_eq!(got, routine_blocks());
     // Rep numbers count over the whole recording; every rep carries its block.
     let reps: Vec<(u64, u64)> = events
         .iter()
@@ -146,25 +173,7 @@ fn routine_blocks_reps_and_dose_per_side() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["sessions", "show", "1"])
-        .output()
-        .unwrap();
-    let show = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{show}");
-    for want in [
-        "block 1  left supine",
-        "block 2  left seated",
-        "block 3  right supine",
-        "block 4  right seated",
-        "left  side  5 reps",
-        "right side  5 reps",
-        "reps        10",
-    ] {
-        assert!(show.contains(want), "missing {want:?} in\n{show}");
-    }
+    assert_stored_routine(&db);
     // The session plot draws and labels the four blocks.
     let store = stretchwatch::store::Store::open(&db).unwrap();
     let plot = stretchwatch::report::plots::session_data(&store, 1).unwrap();
@@ -234,6 +243,7 @@ fn live_routine(keys: bool, name: &str) -> (String, PathBuf, PathBuf, Vec<String
     let leg_change_s = starts[2];
     let mut pressed = !keys;
     let mut shown = Vec::new();
+    let mut seen_block = false;
     for n in notes {
         if !pressed && n.t_send_s >= leg_change_s {
             pressed = true;
@@ -251,7 +261,19 @@ fn live_routine(keys: bool, name: &str) -> (String, PathBuf, PathBuf, Vec<String
             },
         })
         .unwrap();
-        shown.append(&mut live.view_mut().timeline);
+        let view = live.view_mut();
+        shown.append(&mut view.timeline);
+        // Between blocks the view shows no leftover of the block before: no rep timer, no note.
+        seen_block |= view.block.is_some();
+        if seen_block && view.block.is_none() {
+            assert!(
+                view.hold_s.is_none() && view.notes.is_empty(),
+                "between blocks at {:.1} s: hold {:?}, notes {:?}",
+                n.t_send_s,
+                view.hold_s,
+                view.notes
+            );
+        }
     }
     live.finish().unwrap();
     let events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
@@ -291,16 +313,7 @@ fn check_live_routine(events_jsonl: &str, raw: &PathBuf, csv: &PathBuf) {
             )
         })
         .collect();
-    let want: Vec<(String, String, u64)> = [
-        ("left", "supine", 3),
-        ("left", "seated", 2),
-        ("right", "supine", 3),
-        ("right", "seated", 2),
-    ]
-    .iter()
-    .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
-    .collect();
-    assert_eq!(blocks, want, "{events_jsonl}");
+    assert_eq!(blocks, routine_blocks(), "{events_jsonl}");
     let summary = events.last().unwrap();
     for side in ["left", "right"] {
         assert_eq!(summary["per_side"][side]["reps"], 5, "{summary}");
@@ -367,23 +380,5 @@ fn live_simulate_routine_at_the_command_line() {
     let raw = prefix.with_extension("raw.jsonl");
     let csv = prefix.with_extension("imu.csv");
     check_live_routine(&events, &raw, &csv);
-    let o = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["sessions", "show", "1"])
-        .output()
-        .unwrap();
-    let show = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{show}");
-    for want in [
-        "block 1  left supine",
-        "block 2  left seated",
-        "block 3  right supine",
-        "block 4  right seated",
-        "left  side  5 reps",
-        "right side  5 reps",
-        "reps        10",
-    ] {
-        assert!(show.contains(want), "missing {want:?} in\n{show}");
-    }
+    assert_stored_routine(&db);
 }

@@ -301,6 +301,9 @@ impl LiveSinks<'_> {
                         self.view.block = None;
                         self.view.warnings.clear();
                         self.view.phase = None;
+                        // The last rep's timer and the block's notes do not carry over to the rest.
+                        self.view.hold_s = None;
+                        self.view.notes.clear();
                     }
                 }
                 if let Some(line) = e.describe() {

@@ -75,7 +75,8 @@ pub fn routine_pieces() -> Vec<Scenario> {
     ]
 }
 
-/// Where each piece starts on the recording clock, seconds, for `pieces` simulated at `opts`.
+/// Where each piece of a simulated routine starts on the recording clock, seconds (read from
+/// the `piece_start_s` header entries `simulate_routine` writes).
 pub fn piece_starts_s(out: &SimOutput) -> Vec<f64> {
     out.header
         .extra
@@ -108,15 +109,14 @@ pub fn simulate_routine(pieces: &[Scenario], opts: &SimOptions) -> SimOutput {
         let win = |w: TimeWindow| format!("{} {}", at(w.start_s), at(w.end_s));
         header.extra.push(("piece_start_s".into(), at(0.0)));
         if scn.swing_range_deg > 0.0 {
-            let mut pairs = vec![
+            for (k, w) in [
                 ("calibration.static", h.calibration_static),
                 ("calibration.functional", h.calibration_functional),
-            ];
-            pairs.push((
-                "pelvis_calibration.functional",
-                h.pelvis_calibration_functional,
-            ));
-            for (k, w) in pairs {
+                (
+                    "pelvis_calibration.functional",
+                    h.pelvis_calibration_functional,
+                ),
+            ] {
                 if let Some(w) = w {
                     header.apply(k, &win(w)).expect("simulated window");
                 }
