@@ -5,7 +5,7 @@
 //! drifting heading; the hinge constraint (both segments share the hinge axis in the world) gives the
 //! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
 
-use crate::calibration::CalibrationProfile;
+use crate::calibration::{CalibrationProfile, THIGH_AXIS_FROM_SWAY};
 pub use crate::geometry::{hinge_angle_rad, wrap_pi};
 use crate::model::{SensorRole, StretchType};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
@@ -149,6 +149,10 @@ const REFINE_MIN_RATE_RAD_S: f64 = 0.35;
 const REFINE_TURN_RAD: f64 = std::f64::consts::FRAC_PI_4;
 /// Share of the accumulated rotation that must lie about one axis for the refinement to apply.
 const REFINE_MIN_PLANARITY: f64 = 0.85;
+/// Largest disagreement between a sway-fitted thigh axis and the first large thigh motion that
+/// keeps the fitted axis, degrees: getting down or a leg raise turns the thigh within a few
+/// degrees of its hinge axis, a failed sway fit is off by tens of degrees.
+const AXIS_CHECK_DEG: f64 = 12.0;
 /// Time the thigh must rest inclined before its anterior direction is settled, seconds.
 const SIGN_REST_S: f64 = 0.5;
 
@@ -160,6 +164,10 @@ const SIGN_REST_S: f64 = 0.5;
 #[derive(Debug, Clone, Copy)]
 struct Refiner {
     axis_pending: bool,
+    /// The pending axis only checks the calibration's: a thigh axis fitted to a standing thigh's
+    /// small sway is replaced only if the first large motion disagrees with it by more than
+    /// [`AXIS_CHECK_DEG`] (the sway fit failed, e.g. under a twisting shank).
+    axis_check: bool,
     sign_pending: bool,
     /// Σ ω ωᵀ·dt of the fast thigh frames, sensor frame.
     scatter: Matrix3<f64>,
@@ -172,8 +180,10 @@ struct Refiner {
 
 impl Refiner {
     fn new(profile: &CalibrationProfile) -> Self {
+        let from_sway = profile.quality.thigh_axis_method == THIGH_AXIS_FROM_SWAY;
         Refiner {
-            axis_pending: !profile.quality.thigh_axis_observed,
+            axis_pending: !profile.quality.thigh_axis_observed || from_sway,
+            axis_check: profile.quality.thigh_axis_observed && from_sway,
             sign_pending: !profile.quality.thigh_sign_resolved,
             scatter: Matrix3::zeros(),
             turned_rad: 0.0,
@@ -253,8 +263,11 @@ impl Refiner {
         if y.dot(&old_y) < 0.0 {
             y = -y;
         }
-        *thigh_from_seg = Matrix3::from_columns(&[x, y, x.cross(&y)]);
         self.axis_pending = false;
+        if self.axis_check && y.dot(&old_y) > AXIS_CHECK_DEG.to_radians().cos() {
+            return false; // the calibration's axis agrees: keep it (it saw the knee itself)
+        }
+        *thigh_from_seg = Matrix3::from_columns(&[x, y, x.cross(&y)]);
         true
     }
 }

@@ -55,6 +55,8 @@ pub struct ReplaySummary {
     pub implausible_samples: u64,
     /// When the session's movements last refined the calibration, s.
     pub calibration_refined_at_s: Option<f64>,
+    /// Later calibrations that failed (the previous profile went on): time, reason.
+    pub failed_calibrations: Vec<(f64, String)>,
     /// Min and max knee flexion over the exercise blocks.
     pub knee_range_deg: Option<(f64, f64)>,
     /// Min and max leg-raise angle over the exercise blocks.
@@ -78,6 +80,7 @@ impl ReplaySummary {
             skipped_rows,
             implausible_samples: r.implausible_samples,
             calibration_refined_at_s: r.calibration_refined_at_s,
+            failed_calibrations: r.failed_calibrations,
             knee_range_deg: r.knee_range_deg,
             leg_raise_range_deg: r.leg_raise_range_deg,
             hip_range_deg: r.hip_range_deg,

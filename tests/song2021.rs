@@ -14,9 +14,12 @@ use stretchwatch::replay::{ReplayOptions, replay_file};
 
 /// (trial, issue-8 target, regression bound), knee RMSE in degrees.
 ///
-/// The targets are not met yet: the errors are mostly a constant offset and a gain of 0.98–0.99
-/// against the encoder (`SONG_DEBUG=1` prints the fit `err ≈ a + b·ref + c·rate`), plus a
-/// time-varying offset on the fast roll sweep. The bound keeps today's figures from getting worse.
+/// The targets are not met: most of the error is a mean offset that the sensors carry
+/// themselves — the knee angle from the accelerometers alone has the same mean error against the
+/// encoder (+1.3°, +1.1°, −1.5°, −2.9°, −4.7°), and the test checks the pipeline adds no more —
+/// plus the shaft gyro reading 1.3–1.6 % low (`SONG_DEBUG=1` prints the fit
+/// `err ≈ a + b·ref + c·rate`). The published figures are zeroed at one sample, which removes
+/// that offset. The bound keeps today's figures from getting worse.
 const TRIALS: [(&str, f64, f64); 5] = [
     ("pitch_slow", 1.2, 2.0),
     ("pitch_medium", 1.5, 2.05),
@@ -42,6 +45,59 @@ fn reference(path: &Path) -> HashMap<i64, f64> {
             ((t * 100.0).round() as i64, k.parse().unwrap())
         })
         .collect()
+}
+
+/// Mean error against the encoder of the knee angle the accelerometers alone give (each
+/// sensor's gravity direction in the plane across its hinge axis, as the profile sets them),
+/// degrees: what the sensors themselves say about the zero and scale, before any filtering.
+fn accelerometer_mean_error(trial: &str) -> f64 {
+    use stretchwatch::calibration::CalibrationProfile;
+    let dir = dataset();
+    let truth = reference(&dir.join(format!("song2021_{trial}_4min.ref.csv.gz")));
+    let p = CalibrationProfile::load(&dir.join(format!("song2021_{trial}.profile.toml"))).unwrap();
+    // (long, anterior) axes of the plane across each hinge axis.
+    let plane = |seg: &stretchwatch::calibration::SegmentCalibration| {
+        let h = nalgebra::Vector3::from(seg.hinge_axis).normalize();
+        let l = nalgebra::Vector3::from(seg.long_axis);
+        let x = (l - h * h.dot(&l)).normalize();
+        (x, x.cross(&h))
+    };
+    let (planes, mut thigh_acc, mut shank) = (
+        [plane(&p.thigh), plane(&p.shank)],
+        nalgebra::Vector3::zeros(),
+        Vec::new(),
+    );
+    let f = std::fs::File::open(dir.join(format!("song2021_{trial}_4min.imu.csv.gz"))).unwrap();
+    for l in BufReader::new(flate2::read::GzDecoder::new(f)).lines() {
+        let l = l.unwrap();
+        let v: Vec<&str> = l.split(',').collect();
+        let (Some(t), Some(a)) = (v[0].parse::<f64>().ok(), v.get(2..5)) else {
+            continue; // comments and the column row
+        };
+        let a = nalgebra::Vector3::new(
+            a[0].parse().unwrap(),
+            a[1].parse().unwrap(),
+            a[2].parse::<f64>().unwrap(),
+        );
+        if v[1] == "thigh" {
+            thigh_acc += a; // the "thigh" never moves
+        } else {
+            shank.push((t, a));
+        }
+    }
+    let angle = |a: &nalgebra::Vector3<f64>,
+                 (x, z): &(nalgebra::Vector3<f64>, nalgebra::Vector3<f64>)| {
+        a.dot(z).atan2(a.dot(x))
+    };
+    let thigh = angle(&thigh_acc, &planes[0]);
+    let errs: Vec<f64> = shank
+        .iter()
+        .filter_map(|(t, a)| {
+            let r = truth.get(&((t * 100.0).round() as i64))?;
+            Some(wrap_pi(angle(a, &planes[1]) - thigh - r.to_radians()).to_degrees())
+        })
+        .collect();
+    errs.iter().sum::<f64>() / errs.len() as f64
 }
 
 /// (RMSE, mean error) of the knee against the encoder, degrees.
@@ -115,12 +171,20 @@ fn song2021_knee_tracks_the_encoder() {
     let mut over = Vec::new();
     for (trial, target, bound) in TRIALS {
         let (rmse, mean) = knee_errors(trial);
+        let acc_mean = accelerometer_mean_error(trial);
+        let centred = (rmse * rmse - mean * mean).max(0.0).sqrt();
         eprintln!(
-            "song2021 {trial}: knee RMSE {rmse:.2}° (mean error {mean:+.2}°), target ≤ {target}°{}",
+            "song2021 {trial}: knee RMSE {rmse:.2}° (mean error {mean:+.2}°; the accelerometers alone {acc_mean:+.2}°; {centred:.2}° without the mean), target ≤ {target}°{}",
             if rmse <= target { "" } else { " (not met)" }
         );
         if rmse > bound {
             over.push(format!("{trial}: {rmse:.2}° > {bound}°"));
+        }
+        // The offset is the sensors' own: the pipeline adds none to what the accelerometers say.
+        if (mean - acc_mean).abs() > 0.5 {
+            over.push(format!(
+                "{trial}: mean error {mean:+.2}° but the accelerometers alone {acc_mean:+.2}°"
+            ));
         }
     }
     assert!(over.is_empty(), "{over:#?}");

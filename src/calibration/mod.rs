@@ -310,6 +310,10 @@ struct WinSample {
 /// a few percent; walking with soft-tissue motion about 0.45 (qmt recording), which still yields
 /// plausible angles, so the gate sits above that. [R]
 pub const MAX_HINGE_RESIDUAL: f64 = 0.5;
+/// Hinge residual at which the quality score's residual term reaches zero.
+const SCORE_RESIDUAL_SCALE: f64 = 0.1;
+/// `thigh_axis_method` of a thigh axis fitted to a near-vertical thigh's small sway.
+pub const THIGH_AXIS_FROM_SWAY: &str = "thigh sway";
 /// Stillness block length inside the standing window, seconds.
 const STILL_BLOCK_S: f64 = 0.25;
 /// How far a calibration window may run past the last sample, seconds.
@@ -531,7 +535,7 @@ impl Calibrator {
             (
                 fit.0,
                 if thigh_observed {
-                    "thigh sway"
+                    THIGH_AXIS_FROM_SWAY
                 } else {
                     "provisional"
                 },
@@ -624,7 +628,10 @@ impl Calibrator {
                 knee_residual * 100.0
             )));
         }
-        let mut score = ((1.0 - knee_residual / MAX_HINGE_RESIDUAL).clamp(0.0, 1.0) * 0.5
+        // The residual term saturates well below the acceptance gate: residuals of a few percent
+        // already come with degree-sized errors (a twisting or wobbling swing), see
+        // `expected_error_deg`.
+        let mut score = ((1.0 - knee_residual / SCORE_RESIDUAL_SCALE).clamp(0.0, 1.0) * 0.5
             + (knee_rom_deg / 60.0).min(1.0) * 0.3
             + (1.0 - split_half_deg / 10.0).clamp(0.0, 1.0) * 0.2)
             .clamp(0.0, 1.0);

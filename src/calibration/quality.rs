@@ -12,13 +12,15 @@ pub const NOMINAL_ERROR_DEG: f64 = 30.0;
 
 /// Expected RMS angle error for a fit quality score in [0, 1], degrees.
 ///
-/// Fitted to the randomized calibration suite (`tests/calibration_suite.rs`, which prints the
-/// measured error per quality band and checks that this bound holds for every case): clean fits
-/// (score near 1) track within about half a degree, and the error grows with the square of the
-/// score's shortfall as the hinge residual, a small swing range or an unstable axis take over.
+/// Fitted to deliberately poor calibrations (`tests/quality_curve.rs`: swing ranges down to the
+/// 30° gate, swing planes wobbling up to 35°, shanks twisting up to 25°, standing thighs swaying
+/// up to 12°), as the line that bounds the measured knee and leg-raise RMSE in 95 % of them:
+/// 0.7° for a clean fit, growing by 0.5° per 0.1 the score falls short. The score sees hinge
+/// violations (residual), a small swing range and an unstable axis; it cannot see every
+/// systematic twist, so rare cases exceed the line (the test prints them).
 pub fn expected_error_deg(score: f64) -> f64 {
     let shortfall = (1.0 - score).clamp(0.0, 1.0);
-    1.0 + 16.0 * shortfall * shortfall
+    0.7 + 5.0 * shortfall
 }
 
 /// The caveat to print beside angles computed with `profile`, if any: `None` when the expected
@@ -89,7 +91,7 @@ mod tests {
         p.quality.score = 0.42;
         p.quality.expected_error_deg = None;
         let c = accuracy_caveat(&p).unwrap();
-        assert!(c.contains("angles may be off by up to 6°"), "{c}");
+        assert!(c.contains("angles may be off by up to 4°"), "{c}");
         p.quality.expected_error_deg = Some(expected_error_deg(0.98));
         assert_eq!(accuracy_caveat(&p), None);
     }

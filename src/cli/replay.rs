@@ -322,6 +322,12 @@ fn print_summary(file: &Path, r: &FileReport, o: &mut dyn Write) -> Result<()> {
                 s.calibrations - 1
             )?;
         }
+        for (t, why) in &s.failed_calibrations {
+            writeln!(
+                o,
+                "            calibration at {t:.1} s not done ({why}); the previous one went on"
+            )?;
+        }
     }
     if s.blocks.is_empty() {
         writeln!(o, "block       none (no exercise block in the recording)")?;

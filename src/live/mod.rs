@@ -270,9 +270,25 @@ struct LiveSinks<'s> {
     summary: Option<Summary>,
     /// Another sink (the web server's), handed every output after the view has taken it in.
     extra: Option<Box<dyn SessionSink + 's>>,
+    /// Low-quality guided calibrations asked to be repeated in a row (reset by a good one).
+    repeats_asked: u32,
+    /// Set when a guided calibration came out too poor and should be done again.
+    repeat_wanted: bool,
 }
 
+/// How many times in a row a poor guided calibration is asked to be repeated before the
+/// session goes on with the last one (and its caveat).
+const MAX_CALIBRATION_REPEATS: u32 = 2;
+
 impl LiveSinks<'_> {
+    /// Hands an output on to the extra sink, if any.
+    fn forward(&mut self, out: &Output<'_>) -> Result<(), SinkError> {
+        match self.extra.as_mut() {
+            Some(x) => x.output(out),
+            None => Ok(()),
+        }
+    }
+
     fn on_event(&mut self, e: &SessionEvent) {
         match e {
             SessionEvent::Block(b) => {
@@ -430,6 +446,29 @@ impl SessionSink for LiveSinks<'_> {
                 from_recording,
             } => {
                 self.view.stage = StageView::Running;
+                let caveat = crate::calibration::accuracy_caveat(profile);
+                if *from_recording
+                    && caveat.is_some()
+                    && !profile.quality.is_nominal
+                    && self.repeats_asked < MAX_CALIBRATION_REPEATS
+                {
+                    // Guided calibration: ask for another go rather than track with poor angles.
+                    self.repeats_asked += 1;
+                    self.repeat_wanted = true;
+                    self.view.bell = true;
+                    self.say(
+                        *t_s,
+                        format!(
+                            "calibration quality {:.2}: angles may be off by up to {:.0}°. Let's do it again: stand still, then swing the lower leg steadily through a large range, thigh steady.",
+                            profile.quality.score,
+                            profile.expected_error_deg()
+                        ),
+                    );
+                    return self.forward(out);
+                }
+                if *from_recording && caveat.is_none() {
+                    self.repeats_asked = 0;
+                }
                 let what = if *from_recording {
                     "calibration accepted"
                 } else {
@@ -442,19 +481,23 @@ impl SessionSink for LiveSinks<'_> {
                         profile.quality.score
                     ),
                 );
-                if let Some(c) = crate::calibration::accuracy_caveat(profile) {
+                if let Some(c) = caveat {
                     self.say(*t_s, c);
                 }
             }
             Output::CalibrationRefined { t_s } => {
                 self.say(*t_s, format!("calibration refined at {t_s:.1} s"));
             }
+            Output::CalibrationFailed { t_s, error } => {
+                self.view.bell = true;
+                self.say(
+                    *t_s,
+                    format!("calibration not done: {error}. The previous calibration goes on; press c to calibrate again."),
+                );
+            }
             _ => {}
         }
-        if let Some(x) = self.extra.as_mut() {
-            x.output(out)?;
-        }
-        Ok(())
+        self.forward(out)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
@@ -635,6 +678,8 @@ impl<'s> LiveSession<'s> {
             frames: 0,
             summary: None,
             extra: None,
+            repeats_asked: 0,
+            repeat_wanted: false,
         };
         Ok(LiveSession {
             assembler: Assembler::new(&cfg.devices),
@@ -961,6 +1006,19 @@ impl<'s> LiveSession<'s> {
                     self.sinks.detector.reset();
                 }
             }
+        }
+        if std::mem::take(&mut self.sinks.repeat_wanted)
+            && !self.session.block_open()
+            && self.session.calibrating().is_none()
+        {
+            let pelvis = self
+                .cfg
+                .devices
+                .iter()
+                .any(|d| d.role == SensorRole::Pelvis);
+            let w = guide::windows(self.mark_time(), pelvis);
+            self.plan(PlanItem::Calibration(w))?;
+            self.sinks.detector.reset();
         }
         if let Some(w) = self.recognised.take()
             && !self.session.block_open()

@@ -184,6 +184,14 @@ pub enum Output<'a> {
         /// True when it came from the recording's windows (not a saved profile).
         from_recording: bool,
     },
+    /// A calibration asked for after the first one could not be done; the previous profile goes
+    /// on (replay and live alike).
+    CalibrationFailed {
+        /// Time of the sample that closed its windows, s.
+        t_s: f64,
+        /// Why it failed, with what to do.
+        error: &'a CalibrationError,
+    },
     /// The session's own movements refined the calibration (see
     /// [`Pipeline::calibration_refined_at_s`]); the same frame in replay and live.
     CalibrationRefined {
@@ -205,6 +213,8 @@ pub struct SessionReport {
     pub calibrated_from_recording: bool,
     /// Calibrations done from windows.
     pub calibrations: u32,
+    /// Later calibrations that failed (the previous profile went on): time, reason.
+    pub failed_calibrations: Vec<(f64, String)>,
     /// First sample time, s.
     pub t_first_s: f64,
     /// Last sample time, s.
@@ -702,7 +712,7 @@ impl Session {
         if let Some(r) = self.recal.as_mut() {
             if s.t_s > r.windows.end_s() {
                 let r = self.recal.take().expect("recalibration");
-                self.finish_recalibration(r, sink)?;
+                self.finish_recalibration(r, s.t_s, sink)?;
             } else {
                 r.calibrator.push(s);
                 r.held.push(*s);
@@ -714,6 +724,7 @@ impl Session {
     fn finish_recalibration(
         &mut self,
         r: Recalibration,
+        now_s: f64,
         sink: &mut dyn SessionSink,
     ) -> Result<(), SessionError> {
         let profile = match r.calibrator.finish() {
@@ -724,13 +735,18 @@ impl Session {
                 p
             }
             Ok(p) => p,
-            Err(source) => {
-                // The old profile goes on; the caller says what failed.
+            Err(error) => {
+                // The old profile goes on, and so does the stream: a person who asked for a
+                // calibration and did not do it loses nothing.
+                self.report
+                    .failed_calibrations
+                    .push((now_s, error.to_string()));
+                sink.output(&Output::CalibrationFailed {
+                    t_s: now_s,
+                    error: &error,
+                })?;
                 self.start_recalibration();
-                return Err(SessionError::Calibration {
-                    file: self.cfg.name.clone(),
-                    source,
-                });
+                return Ok(());
             }
         };
         let t = r.held.last().map_or(f64::NAN, |s| s.t_s);
