@@ -270,10 +270,8 @@ struct LiveSinks<'s> {
     summary: Option<Summary>,
     /// Another sink (the web server's), handed every output after the view has taken it in.
     extra: Option<Box<dyn SessionSink + 's>>,
-    /// Low-quality guided calibrations asked to be repeated in a row (reset by a good one).
+    /// Low-quality calibrations asked to be repeated in a row (reset by a good one).
     repeats_asked: u32,
-    /// Set when a guided calibration came out too poor and should be done again.
-    repeat_wanted: bool,
 }
 
 /// How many times in a row a poor guided calibration is asked to be repeated before the
@@ -452,14 +450,15 @@ impl SessionSink for LiveSinks<'_> {
                     && !profile.quality.is_nominal
                     && self.repeats_asked < MAX_CALIBRATION_REPEATS
                 {
-                    // Guided calibration: ask for another go rather than track with poor angles.
+                    // Ask for another go rather than track with poor angles. Doing the procedure
+                    // again is recognised (as between blocks), and lying down instead goes on
+                    // with these angles: nothing the person does next is lost to a plan.
                     self.repeats_asked += 1;
-                    self.repeat_wanted = true;
                     self.view.bell = true;
                     self.say(
                         *t_s,
                         format!(
-                            "calibration quality {:.2}: angles may be off by up to {:.0}°. Let's do it again: stand still, then swing the lower leg steadily through a large range, thigh steady.",
+                            "calibration quality {:.2}: angles may be off by up to {:.0}°. Please do it again: stand still for 5 s, then swing the lower leg steadily through a large range, thigh steady (or lie down to go on with these angles).",
                             profile.quality.score,
                             profile.expected_error_deg()
                         ),
@@ -679,7 +678,6 @@ impl<'s> LiveSession<'s> {
             summary: None,
             extra: None,
             repeats_asked: 0,
-            repeat_wanted: false,
         };
         Ok(LiveSession {
             assembler: Assembler::new(&cfg.devices),
@@ -1006,19 +1004,6 @@ impl<'s> LiveSession<'s> {
                     self.sinks.detector.reset();
                 }
             }
-        }
-        if std::mem::take(&mut self.sinks.repeat_wanted)
-            && !self.session.block_open()
-            && self.session.calibrating().is_none()
-        {
-            let pelvis = self
-                .cfg
-                .devices
-                .iter()
-                .any(|d| d.role == SensorRole::Pelvis);
-            let w = guide::windows(self.mark_time(), pelvis);
-            self.plan(PlanItem::Calibration(w))?;
-            self.sinks.detector.reset();
         }
         if let Some(w) = self.recognised.take()
             && !self.session.block_open()
