@@ -244,6 +244,13 @@ async fn live_and_review_pages_in_headless_chromium() {
         "bouncing drawn {bounce_delay_ms} ms after the engine's event"
     );
     assert!(text.as_str().unwrap().contains("no bouncing"), "{text}");
+    // A good calibration: no accuracy caveat beside the angle.
+    let caveat = js(&c, "return document.getElementById('accuracy').hidden").await;
+    assert_eq!(
+        caveat,
+        json!(true),
+        "accuracy caveat shown for a good calibration"
+    );
     let steps_n = steps.as_array().unwrap().len();
     let all_steps = js(&c, "return window.__sw.steps").await;
     assert!(

@@ -210,6 +210,9 @@ pub struct LiveView {
     pub block: Option<String>,
     /// Checks that are off, and why.
     pub notes: Vec<String>,
+    /// How far off the angles may be, while the calibration in use is poor or nominal
+    /// ("angles may be off by up to 4°"); shown beside the angles the whole time.
+    pub accuracy: Option<String>,
     /// Timeline lines not yet printed (plain-text mode prints and clears them).
     pub timeline: Vec<String>,
     /// The session summary lines, once the session has ended.
@@ -444,6 +447,7 @@ impl SessionSink for LiveSinks<'_> {
                 from_recording,
             } => {
                 self.view.stage = StageView::Running;
+                self.view.accuracy = crate::calibration::accuracy_caveat_short(profile);
                 let caveat = crate::calibration::accuracy_caveat(profile);
                 if *from_recording
                     && caveat.is_some()
@@ -613,6 +617,7 @@ impl<'s> LiveSession<'s> {
             bell: false,
             block: None,
             notes: Vec::new(),
+            accuracy: None,
             timeline: Vec::new(),
             summary: Vec::new(),
         };

@@ -121,11 +121,16 @@ pub fn draw(frame: &mut Frame, v: &LiveView) {
             deg(a.hip_flexion_deg),
             deg(a.leg_raise_deg)
         )),
-        Line::from(if a.gap {
-            "(sensor gap: angles held)"
+        if a.gap {
+            Line::from("(sensor gap: angles held)")
+        } else if let Some(c) = &v.accuracy {
+            Line::styled(
+                format!("Calibration: {c}"),
+                Style::default().fg(Color::Yellow),
+            )
         } else {
-            ""
-        }),
+            Line::from("")
+        },
     ];
     frame.render_widget(
         Paragraph::new(angles).block(Block::default().borders(Borders::ALL).title(" Angles ")),
@@ -255,6 +260,7 @@ mod tests {
             bell: true,
             block: Some("block 1: left side, supine".into()),
             notes: vec!["Range check off: no baseline yet".into()],
+            accuracy: None,
             timeline: Vec::new(),
             summary: Vec::new(),
         }
@@ -303,5 +309,20 @@ mod tests {
         assert!(s.contains("Calibration: Stand upright and still, knees straight (3 s)"));
         assert!(s.contains("No warnings"));
         assert!(s.contains("Knee flexion      —"));
+    }
+
+    #[test]
+    fn a_poor_calibration_stays_on_screen_beside_the_angles() {
+        let mut v = view();
+        v.accuracy = Some("angles may be off by up to 4°".into());
+        let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        t.draw(|f| draw(f, &v)).unwrap();
+        let s = text(&t);
+        let y = s
+            .lines()
+            .position(|l| l.contains("Calibration: angles may be off by up to 4°"))
+            .unwrap_or_else(|| panic!("no accuracy line in\n{s}"));
+        let x = s.lines().nth(y).unwrap().find("Calibration").unwrap();
+        assert_eq!(t.backend().buffer()[(x as u16, y as u16)].fg, Color::Yellow);
     }
 }

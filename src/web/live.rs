@@ -180,8 +180,9 @@ impl SessionSink for WebSink {
             Output::Calibrated { profile, .. } => {
                 let q = profile.quality.score;
                 self.gathered.borrow_mut().calibration_quality = Some(q);
+                let caveat = crate::calibration::accuracy_caveat(profile);
                 self.hub.publish(
-                    json!({"type": "calibrated", "quality": q, "sent_ms": now_ms()}),
+                    json!({"type": "calibrated", "quality": q, "caveat": caveat, "sent_ms": now_ms()}),
                     false,
                 );
             }
@@ -257,6 +258,7 @@ fn state_message(v: &LiveView, g: &Gathered, cfg: &LiveConfig, running: bool) ->
         "notes": v.notes,
         "sensors": v.sensors.iter().map(|s| json!({"role": s.role.as_str(), "state": s.state.label(), "rate_hz": s.rate_hz})).collect::<Vec<_>>(),
         "calibration_quality": g.calibration_quality,
+        "accuracy": v.accuracy,
         "frames": g.frames,
     })
 }

@@ -105,6 +105,8 @@ function drawState(s) {
   document.querySelectorAll(".dt").forEach((e) => (e.textContent = s.dose_target_s));
   drawWarnings(s.warnings);
   $("notes").textContent = (s.notes || []).join(" ");
+  $("accuracy").hidden = !s.accuracy;
+  $("accuracy").textContent = s.accuracy ? "Calibration: " + s.accuracy : "";
   const st = s.stage;
   if (st.kind === "calibrating" || st.kind === "waiting" || st.kind === "failed") {
     $("calib").hidden = false;
@@ -142,7 +144,8 @@ function onMessage(m) {
     if (m.chime) chime(m.chime);
     if (m.speak) speak(m.speak);
   } else if (m.type === "calibrated") {
-    message("Calibration accepted (quality " + m.quality.toFixed(2) + "). Lie down or sit with the leg straight and rest: the block starts when you are still.");
+    if (m.caveat) message(m.caveat.charAt(0).toUpperCase() + m.caveat.slice(1) + ".");
+    else message("Calibration accepted (quality " + m.quality.toFixed(2) + "). Lie down or sit with the leg straight and rest: the block starts when you are still.");
   } else if (m.type === "ended") {
     $("summary").replaceChildren(...(m.summary || []).map((l) => SW.el("div", {}, l)));
     $("status").textContent = "Session ended" + (m.stored_session_id ? " and stored (session " + m.stored_session_id + ")." : ".");
