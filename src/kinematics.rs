@@ -5,7 +5,7 @@
 //! drifting heading; the hinge constraint (both segments share the hinge axis in the world) gives the
 //! relative heading without a magnetometer (Laidig et al. 2017 idea, `qmt.headingCorrection`).
 
-use crate::calibration::{CalibrationProfile, THIGH_AXIS_FROM_SWAY};
+use crate::calibration::{CalibrationProfile, THIGH_AXIS_FROM_GRAVITY, THIGH_AXIS_FROM_SWAY};
 pub use crate::geometry::{hinge_angle_rad, wrap_pi};
 use crate::model::{SensorRole, StretchType};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
@@ -153,6 +153,12 @@ const REFINE_MIN_PLANARITY: f64 = 0.85;
 /// keeps the fitted axis, degrees: getting down or a leg raise turns the thigh within a few
 /// degrees of its hinge axis, a failed sway fit is off by tens of degrees.
 const AXIS_CHECK_DEG: f64 = 12.0;
+/// Largest tilt of the thigh's hinge axis from horizontal at the rest that settles its sign,
+/// degrees, before gravity replaces it: a thigh lying or sitting rolls by less.
+const REST_CHECK_DEG: f64 = 30.0;
+/// Largest plausible |knee flexion| at rest with the thigh inclined, degrees: beyond it the
+/// shank's axis sign disagrees with the thigh's.
+const REST_KNEE_MAX_DEG: f64 = 135.0;
 /// Time the thigh must rest inclined before its anterior direction is settled, seconds.
 const SIGN_REST_S: f64 = 0.5;
 
@@ -169,6 +175,11 @@ struct Refiner {
     /// [`AXIS_CHECK_DEG`] (the sway fit failed, e.g. under a twisting shank).
     axis_check: bool,
     sign_pending: bool,
+    /// At the rest that settles the sign, also check the axis against gravity: the thigh's
+    /// hinge axis lies within [`REST_CHECK_DEG`] of horizontal in every inclined rest of the
+    /// protocol (lying, sitting), so an axis further off is replaced by the gravity one. Not for
+    /// axes that came from gravity in the first place.
+    rest_check: bool,
     /// Σ ω ωᵀ·dt of the fast thigh frames, sensor frame.
     scatter: Matrix3<f64>,
     turned_rad: f64,
@@ -185,6 +196,7 @@ impl Refiner {
             axis_pending: !profile.quality.thigh_axis_observed || from_sway,
             axis_check: profile.quality.thigh_axis_observed && from_sway,
             sign_pending: !profile.quality.thigh_sign_resolved,
+            rest_check: profile.quality.thigh_axis_method != THIGH_AXIS_FROM_GRAVITY,
             scatter: Matrix3::zeros(),
             turned_rad: 0.0,
             rest_s: 0.0,
@@ -218,7 +230,18 @@ impl Refiner {
                 self.vote += z.z * dt_s;
                 if self.rest_s >= SIGN_REST_S {
                     self.sign_pending = false;
-                    if self.vote < 0.0 {
+                    let x_w: Vector3<f64> = x.into();
+                    let y_g = Vector3::z().cross(&x_w).normalize();
+                    let y_w: Vector3<f64> = world_from_thigh_seg.column(1).into();
+                    if self.rest_check && y_w.dot(&y_g).abs() < REST_CHECK_DEG.to_radians().cos() {
+                        // The gravity axis, signed so that the anterior direction points up.
+                        let world_from_sensor = world_from_thigh_seg * thigh_from_seg.transpose();
+                        let x_s: Vector3<f64> = thigh_from_seg.column(0).into();
+                        let y_s = world_from_sensor.transpose() * y_g;
+                        let y_s = (y_s - x_s * y_s.dot(&x_s)).normalize();
+                        *thigh_from_seg = Matrix3::from_columns(&[x_s, y_s, x_s.cross(&y_s)]);
+                        changed = true;
+                    } else if self.vote < 0.0 {
                         // Turn the segment frame half a turn about the long axis: y and z flip.
                         for c in 1..3 {
                             let col = -thigh_from_seg.column(c);
@@ -282,6 +305,9 @@ pub struct Kinematics {
     knee_heading: HingeHeading,
     hip_heading: HingeHeading,
     params: KinematicsParams,
+    /// Set when the thigh's frame was refined at an inclined rest: the pair's signs are checked
+    /// on the next frame (a knee near ±180° at rest means the shank's sign must follow).
+    pair_check: bool,
 }
 
 impl Kinematics {
@@ -298,6 +324,7 @@ impl Kinematics {
             pelvis_from_seg: profile.pelvis.as_ref().map(|p| p.sensor_from_segment()),
             stretch,
             knee_heading: HingeHeading::new(),
+            pair_check: false,
             hip_heading: HingeHeading::new(),
             params,
         }
@@ -348,14 +375,28 @@ impl Kinematics {
                 // The hinge axes' heading offset changed with the thigh axis: start it afresh.
                 self.knee_heading = HingeHeading::new();
                 self.hip_heading = HingeHeading::new();
+                self.pair_check = !self.refiner.sign_pending;
             }
         }
         let r_t = world_from_thigh * self.thigh_from_seg;
-        let r_s = inp.shank.to_rotation_matrix().into_inner() * self.shank_from_seg;
+        let world_from_shank = inp.shank.to_rotation_matrix().into_inner();
+        let mut r_s = world_from_shank * self.shank_from_seg;
         let y_t: Vector3<f64> = r_t.column(1).into();
-        let y_s: Vector3<f64> = r_s.column(1).into();
-        let d = self.knee_heading.update(&y_t, &y_s, dt_s, &self.params);
-        let knee = hinge_angle_rad(&r_t, &r_s, d);
+        let mut y_s: Vector3<f64> = r_s.column(1).into();
+        let mut d = self.knee_heading.update(&y_t, &y_s, dt_s, &self.params);
+        let mut knee = hinge_angle_rad(&r_t, &r_s, d);
+        if std::mem::take(&mut self.pair_check) && knee.abs() > REST_KNEE_MAX_DEG.to_radians() {
+            // Half a turn of the shank frame about its long axis makes the pair consistent.
+            for c in 1..3 {
+                let col = -self.shank_from_seg.column(c);
+                self.shank_from_seg.set_column(c, &col);
+            }
+            self.knee_heading = HingeHeading::new();
+            r_s = world_from_shank * self.shank_from_seg;
+            y_s = r_s.column(1).into();
+            d = self.knee_heading.update(&y_t, &y_s, dt_s, &self.params);
+            knee = hinge_angle_rad(&r_t, &r_s, d);
+        }
         let beta_t = sagittal_pitch_rad(&r_t);
         let knee_sag = wrap_pi(sagittal_pitch_rad(&r_s) - beta_t);
         // Same as `elevation_rad(&r_t)`, reusing the thigh's pitch.

@@ -121,7 +121,12 @@ fn run(scn: &Scenario, opts: &SimOptions) -> Result<Row, String> {
 fn the_quality_score_predicts_the_error() {
     let mut rows = Vec::new();
     let mut rejected = 0;
-    for i in 0..CASES {
+    // `CURVE_CASES=N` runs a larger suite by hand (the assertions scale with it).
+    let cases: u64 = std::env::var("CURVE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
+    for i in 0..cases {
         let (scn, opts) = make_case(i);
         match run(&scn, &opts) {
             Ok(r) => {
@@ -171,7 +176,7 @@ fn the_quality_score_predicts_the_error() {
         );
     }
     let n = rows.len() as f64;
-    assert!(n >= 0.95 * CASES as f64, "only {n} of {CASES} calibrated");
+    assert!(n >= 0.95 * cases as f64, "only {n} of {cases} calibrated");
     // The announced error bounds what was measured in at least 90 % of the cases…
     let covered = rows
         .iter()
@@ -191,6 +196,11 @@ fn the_quality_score_predicts_the_error() {
     for r in &rows {
         assert_eq!(r.caveat, r.expected_deg > WARN_EXPECTED_ERROR_DEG);
     }
+    // However poor the swings, no calibration is confidently wrong: the worst case stays within
+    // the caveat threshold (a twisting shank once gave 92° with quality 0.93).
+    let worst = rows.iter().map(|r| r.measured_deg).fold(0.0, f64::max);
+    eprintln!("worst measured error {worst:.2}°");
+    assert!(worst <= WARN_EXPECTED_ERROR_DEG, "worst case {worst:.2}°");
     // The score ranks calibrations: the lower third measures worse than the upper third.
     let mut by_score: Vec<&Row> = rows.iter().collect();
     by_score.sort_by(|a, b| a.score.total_cmp(&b.score));

@@ -312,6 +312,8 @@ struct WinSample {
 pub const MAX_HINGE_RESIDUAL: f64 = 0.5;
 /// Hinge residual at which the quality score's residual term reaches zero.
 const SCORE_RESIDUAL_SCALE: f64 = 0.1;
+/// `thigh_axis_method` of a thigh axis from gravity (the thigh lay inclined during the swings).
+pub const THIGH_AXIS_FROM_GRAVITY: &str = "gravity";
 /// `thigh_axis_method` of a thigh axis fitted to a near-vertical thigh's small sway.
 pub const THIGH_AXIS_FROM_SWAY: &str = "thigh sway";
 /// Stillness block length inside the standing window, seconds.
@@ -518,7 +520,7 @@ impl Calibrator {
         let thigh_inclined = up_t.dot(&long[th]).abs() < 45f64.to_radians().cos();
         let mut thigh_observed = true;
         let (j1, method) = if thigh_inclined {
-            (up_t.cross(&long[th]).normalize(), "gravity")
+            (up_t.cross(&long[th]).normalize(), THIGH_AXIS_FROM_GRAVITY)
         } else if thigh_rms > 10f64.to_radians() {
             let (j1, _, _) = fit_both_axes(&g1, &g2);
             (j1, "gyro")
