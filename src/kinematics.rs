@@ -180,6 +180,9 @@ struct Refiner {
     /// protocol (lying, sitting), so an axis further off is replaced by the gravity one. Not for
     /// axes that came from gravity in the first place.
     rest_check: bool,
+    /// The thigh frame changed at an inclined rest (not during a movement, where a kneeling
+    /// knee may read far beyond the rest range).
+    changed_at_rest: bool,
     /// Σ ω ωᵀ·dt of the fast thigh frames, sensor frame.
     scatter: Matrix3<f64>,
     turned_rad: f64,
@@ -197,6 +200,7 @@ impl Refiner {
             axis_check: profile.quality.thigh_axis_observed && from_sway,
             sign_pending: !profile.quality.thigh_sign_resolved,
             rest_check: profile.quality.thigh_axis_method != THIGH_AXIS_FROM_GRAVITY,
+            changed_at_rest: false,
             scatter: Matrix3::zeros(),
             turned_rad: 0.0,
             rest_s: 0.0,
@@ -241,6 +245,7 @@ impl Refiner {
                         let y_s = (y_s - x_s * y_s.dot(&x_s)).normalize();
                         *thigh_from_seg = Matrix3::from_columns(&[x_s, y_s, x_s.cross(&y_s)]);
                         changed = true;
+                        self.changed_at_rest = true;
                     } else if self.vote < 0.0 {
                         // Turn the segment frame half a turn about the long axis: y and z flip.
                         for c in 1..3 {
@@ -248,6 +253,7 @@ impl Refiner {
                             thigh_from_seg.set_column(c, &col);
                         }
                         changed = true;
+                        self.changed_at_rest = true;
                     }
                 }
             } else {
@@ -375,7 +381,7 @@ impl Kinematics {
                 // The hinge axes' heading offset changed with the thigh axis: start it afresh.
                 self.knee_heading = HingeHeading::new();
                 self.hip_heading = HingeHeading::new();
-                self.pair_check = !self.refiner.sign_pending;
+                self.pair_check = std::mem::take(&mut self.refiner.changed_at_rest);
             }
         }
         let r_t = world_from_thigh * self.thigh_from_seg;
