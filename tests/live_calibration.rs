@@ -6,14 +6,12 @@
 
 use std::path::PathBuf;
 use stretchwatch::calibration::accuracy_caveat;
-use stretchwatch::form::FormConfig;
-use stretchwatch::live::{LiveConfig, LiveOutputs, LiveSession};
-use stretchwatch::model::{ImuSample, SensorRole, Side, StretchType};
-use stretchwatch::protocol::Family;
-use stretchwatch::record::raw_log::{ConnEvent, DataDir, RawEntry, RawRecord, round_to_us};
+use stretchwatch::model::{ImuSample, SensorRole, StretchType};
+
+#[path = "common/live_drive.rs"]
+mod live_drive;
 use stretchwatch::replay::{ReplayOptions, replay_samples};
 use stretchwatch::sim::{self, Scenario, SimOptions, SwingStyle, Variant};
-use stretchwatch::source::simulated::{encode_all, sim_devices};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stretchwatch-livecal-{}", std::process::id()));
@@ -33,58 +31,16 @@ fn poor_swings() -> (Scenario, SimOptions) {
     (scn, SimOptions::new(100.0, Variant::Realistic, 7))
 }
 
-/// Streams `samples` through a live session as open-protocol notifications; returns the
-/// messages it showed and its raw log and events files.
+/// Streams `samples` (thigh and shank) through a live session; returns the messages it showed
+/// and its raw log and events.
 fn run_live(samples: &[ImuSample], name: &str) -> (Vec<String>, PathBuf, String) {
-    let roles = [SensorRole::Thigh, SensorRole::Shank];
-    let devices = sim_devices(&roles, Family::OpenSensor, 100).unwrap();
-    let notes = encode_all(samples, &devices, 1, 0.0, f64::INFINITY).unwrap();
-    let cfg = LiveConfig {
-        devices: devices.iter().map(|d| d.device.clone()).collect(),
-        stretch: StretchType::Supine,
-        side: Side::Left,
-        profile: None,
-        params: Default::default(),
-        form: FormConfig::default(),
-        baselines: Default::default(),
-    };
-    let outputs = LiveOutputs {
-        raw_log: Some(tmp(&format!("{name}.raw.jsonl"))),
-        events_jsonl: Some(tmp(&format!("{name}.events.jsonl"))),
-        ..Default::default()
-    };
-    let mut live = LiveSession::new(cfg, &outputs, "test", 0.0, None).unwrap();
-    for d in &devices {
-        for event in [ConnEvent::Connected, ConnEvent::Subscribed] {
-            live.on_record(&RawRecord {
-                t_host_s: 0.0,
-                entry: RawEntry::Event {
-                    device: d.device.role,
-                    family: d.device.family,
-                    event,
-                },
-            })
-            .unwrap();
-        }
-    }
-    let mut shown = Vec::new();
-    for n in notes {
-        live.on_record(&RawRecord {
-            t_host_s: round_to_us(n.t_send_s),
-            entry: RawEntry::Data {
-                device: n.role,
-                family: Family::OpenSensor,
-                dir: DataDir::Rx,
-                char_uuid: n.char_uuid.to_string(),
-                bytes: n.bytes,
-            },
-        })
-        .unwrap();
-        shown.append(&mut live.view_mut().timeline);
-    }
-    live.finish().unwrap();
-    let events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
-    (shown, outputs.raw_log.unwrap(), events)
+    let d = live_drive::drive(
+        samples,
+        &[SensorRole::Thigh, SensorRole::Shank],
+        &tmp(name),
+        |_, _| {},
+    );
+    (d.shown, d.raw, d.events)
 }
 
 #[test]

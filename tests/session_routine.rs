@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use stretchwatch::model::{ImuSample, Side, StretchType};
-use stretchwatch::record::raw_log::RawRecord;
+use stretchwatch::model::ImuSample;
 use stretchwatch::record::{ImuCsvWriter, RecordingHeader};
 use stretchwatch::sim;
+
+#[path = "common/live_drive.rs"]
+mod live_drive;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stretchwatch-routine-{}", std::process::id()));
@@ -200,89 +202,33 @@ fn routine_blocks_reps_and_dose_per_side() {
 /// the right leg's calibration starts; without, live must recognise the procedure itself.
 /// Returns the events live wrote, its raw log and IMU CSV, and the messages it showed.
 fn live_routine(keys: bool, name: &str) -> (String, PathBuf, PathBuf, Vec<String>) {
-    use stretchwatch::form::FormConfig;
-    use stretchwatch::live::{Command as Key, LiveConfig, LiveOutputs, LiveSession};
+    use stretchwatch::live::Command as Key;
     use stretchwatch::model::SensorRole;
-    use stretchwatch::protocol::Family;
-    use stretchwatch::record::raw_log::{ConnEvent, DataDir, RawEntry, round_to_us};
-    use stretchwatch::source::simulated::{encode_all, sim_devices};
 
     let (_, samples, starts) = routine_samples();
     let roles = [SensorRole::Thigh, SensorRole::Shank, SensorRole::Pelvis];
-    let devices = sim_devices(&roles, Family::OpenSensor, 100).unwrap();
-    let notes = encode_all(&samples, &devices, 1, 0.0, f64::INFINITY).unwrap();
-    let cfg = LiveConfig {
-        devices: devices.iter().map(|d| d.device.clone()).collect(),
-        stretch: StretchType::Supine,
-        side: Side::Left,
-        profile: None,
-        params: Default::default(),
-        form: FormConfig::default(),
-        baselines: Default::default(),
-    };
-    let outputs = LiveOutputs {
-        raw_log: Some(tmp(&format!("{name}.raw.jsonl"))),
-        imu_csv: Some(tmp(&format!("{name}.imu.csv"))),
-        events_jsonl: Some(tmp(&format!("{name}.events.jsonl"))),
-        ..Default::default()
-    };
-    let mut live = LiveSession::new(cfg, &outputs, "test", 0.0, None).unwrap();
-    for d in &devices {
-        for event in [ConnEvent::Connected, ConnEvent::Subscribed] {
-            live.on_record(&RawRecord {
-                t_host_s: 0.0,
-                entry: RawEntry::Event {
-                    device: d.device.role,
-                    family: d.device.family,
-                    event,
-                },
-            })
-            .unwrap();
-        }
-    }
     let leg_change_s = starts[2];
     let mut pressed = !keys;
-    let mut shown = Vec::new();
     let mut seen_block = false;
-    for n in notes {
-        if !pressed && n.t_send_s >= leg_change_s {
+    let d = live_drive::drive(&samples, &roles, &tmp(name), |live, t_send_s| {
+        if !pressed && t_send_s >= leg_change_s {
             pressed = true;
             live.command(Key::Recalibrate);
             live.command(Key::SwitchSide);
         }
-        live.on_record(&RawRecord {
-            t_host_s: round_to_us(n.t_send_s),
-            entry: RawEntry::Data {
-                device: n.role,
-                family: Family::OpenSensor,
-                dir: DataDir::Rx,
-                char_uuid: n.char_uuid.to_string(),
-                bytes: n.bytes,
-            },
-        })
-        .unwrap();
-        let view = live.view_mut();
-        shown.append(&mut view.timeline);
         // Between blocks the view shows no leftover of the block before: no rep timer, no note.
+        let view = live.view();
         seen_block |= view.block.is_some();
         if seen_block && view.block.is_none() {
             assert!(
                 view.hold_s.is_none() && view.notes.is_empty(),
-                "between blocks at {:.1} s: hold {:?}, notes {:?}",
-                n.t_send_s,
+                "between blocks at {t_send_s:.1} s: hold {:?}, notes {:?}",
                 view.hold_s,
                 view.notes
             );
         }
-    }
-    live.finish().unwrap();
-    let events = std::fs::read_to_string(outputs.events_jsonl.as_ref().unwrap()).unwrap();
-    (
-        events,
-        outputs.raw_log.unwrap(),
-        outputs.imu_csv.unwrap(),
-        shown,
-    )
+    });
+    (d.events, d.raw, d.csv, d.shown)
 }
 
 /// The routine's blocks, reps and per-side dose in a live events stream, and that replay of
