@@ -10,7 +10,10 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+
+#[path = "common/block_errors.rs"]
+mod block_errors;
+use block_errors::{BlockErrors, block_errors, rmse};
 use stretchwatch::model::{Side, StretchType};
 use stretchwatch::replay::{ReplayOptions, replay_samples};
 use stretchwatch::sim::{self, Scenario, SimOptions, SwingPosture, SwingStyle, Variant};
@@ -108,33 +111,15 @@ fn make_case(i: u64) -> Case {
     }
 }
 
-fn rmse(v: &[f64]) -> f64 {
-    (v.iter().map(|e| e * e).sum::<f64>() / v.len().max(1) as f64).sqrt()
-}
-
 /// (knee RMSE, leg-raise RMSE, quality score, expected error, how the thigh axis was found) of
 /// one case.
 fn run(case: &Case) -> Result<(f64, f64, f64, f64, String), String> {
-    let out = sim::simulate(&case.scn, &case.opts);
-    let block = out.header.block_window();
-    let rate = case.opts.rate_hz;
-    let truth: HashMap<i64, &sim::TruthRow> = out
-        .truth
-        .iter()
-        .map(|r| ((r.t_s * rate).round() as i64, r))
-        .collect();
-    let (mut ek, mut er) = (Vec::new(), Vec::new());
-    let summary = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |a| {
-        if !block.contains(a.t_s) {
-            return;
-        }
-        if let Some(gt) = truth.get(&((a.t_s * rate).round() as i64)) {
-            ek.push(a.knee_flexion_deg.unwrap_or(f64::NAN) - gt.knee_flexion_deg);
-            er.push(a.leg_raise_deg.unwrap_or(f64::NAN) - gt.leg_raise_deg);
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    if (ek.len() as f64) < 0.9 * case.scn.duration_s * rate {
+    let BlockErrors {
+        knee_deg: ek,
+        leg_raise_deg: er,
+        summary,
+    } = block_errors(&case.scn, &case.opts)?;
+    if (ek.len() as f64) < 0.9 * case.scn.duration_s * case.opts.rate_hz {
         return Err(format!("only {} frames", ek.len()));
     }
     let p = summary.profile.as_ref().ok_or("no profile")?;

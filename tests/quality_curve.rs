@@ -8,10 +8,12 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+
+#[path = "common/block_errors.rs"]
+mod block_errors;
+use block_errors::{BlockErrors, block_errors, rmse};
 use stretchwatch::calibration::{WARN_EXPECTED_ERROR_DEG, accuracy_caveat};
 use stretchwatch::model::{Side, StretchType};
-use stretchwatch::replay::{ReplayOptions, replay_samples};
 use stretchwatch::sim::{self, Scenario, SimOptions, SwingPosture, SwingStyle, Variant};
 
 /// Number of recordings.
@@ -62,10 +64,6 @@ fn make_case(i: u64) -> (Scenario, SimOptions) {
     (scn, opts)
 }
 
-fn rmse(v: &[f64]) -> f64 {
-    (v.iter().map(|e| e * e).sum::<f64>() / v.len().max(1) as f64).sqrt()
-}
-
 /// A calibrated case: score, announced error, whether a caveat is shown, measured RMSE (the
 /// worse of knee and leg raise).
 struct Row {
@@ -76,25 +74,11 @@ struct Row {
 }
 
 fn run(scn: &Scenario, opts: &SimOptions) -> Result<Row, String> {
-    let out = sim::simulate(scn, opts);
-    let block = out.header.block_window();
-    let rate = opts.rate_hz;
-    let truth: HashMap<i64, &sim::TruthRow> = out
-        .truth
-        .iter()
-        .map(|r| ((r.t_s * rate).round() as i64, r))
-        .collect();
-    let (mut ek, mut er) = (Vec::new(), Vec::new());
-    let summary = replay_samples(&out.header, &out.samples, &ReplayOptions::default(), |a| {
-        if !block.contains(a.t_s) {
-            return;
-        }
-        if let Some(gt) = truth.get(&((a.t_s * rate).round() as i64)) {
-            ek.push(a.knee_flexion_deg.unwrap_or(f64::NAN) - gt.knee_flexion_deg);
-            er.push(a.leg_raise_deg.unwrap_or(f64::NAN) - gt.leg_raise_deg);
-        }
-    })
-    .map_err(|e| e.to_string())?;
+    let BlockErrors {
+        knee_deg: ek,
+        leg_raise_deg: er,
+        summary,
+    } = block_errors(scn, opts)?;
     let p = summary.profile.as_ref().ok_or("no profile")?;
     if std::env::var("CURVE_DEBUG").is_ok() {
         eprintln!(
