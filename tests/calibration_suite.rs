@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 #[path = "common/block_errors.rs"]
 mod block_errors;
-use block_errors::{BlockErrors, block_errors, rmse};
+use block_errors::{BlockErrors, block_errors, randomize_mounting_and_block, rmse, u};
 use stretchwatch::model::{Side, StretchType};
 use stretchwatch::replay::{ReplayOptions, replay_samples};
 use stretchwatch::sim::{self, Scenario, SimOptions, SwingPosture, SwingStyle, Variant};
@@ -38,10 +38,6 @@ struct Case {
     procedure: Procedure,
     scn: Scenario,
     opts: SimOptions,
-}
-
-fn u(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
 }
 
 fn make_case(i: u64) -> Case {
@@ -88,23 +84,9 @@ fn make_case(i: u64) -> Case {
     scn.swing_range_deg = u(&mut rng, 55.0, 85.0);
     scn.thigh_length_m = u(&mut rng, 0.36, 0.48);
     scn.shank_length_m = u(&mut rng, 0.36, 0.48);
-    for m in scn.mounting_deg.iter_mut().take(2) {
-        // Any side of the limb (a quarter turn about the long axis), ±30° about every axis.
-        let side = f64::from(rng.random_range(0..4u8)) * 90.0;
-        *m = [
-            side + u(&mut rng, -30.0, 30.0),
-            u(&mut rng, -30.0, 30.0),
-            u(&mut rng, -30.0, 30.0),
-        ];
-    }
-    let hold = u(&mut rng, 55.0, 85.0);
-    scn.theta_h = sim::traj::raise_hold_release(2.0, 3.0, hold, 10.0, 3.0).to_vec();
-    scn.theta_k = sim::traj::knee_rest_cycle(0.5, 13.0, u(&mut rng, 0.0, 15.0)).to_vec();
-    let rate_hz = f64::from(rng.random_range(50..=200u32));
-    let mut opts = SimOptions::new(rate_hz, Variant::Realistic, 1000 + i);
-    opts.gyro_bias_max_deg_s = Some(1.5);
+    let opts = randomize_mounting_and_block(&mut rng, &mut scn, 1000 + i);
     Case {
-        label: format!("case {i:2} {procedure:?} {rate_hz:.0} Hz"),
+        label: format!("case {i:2} {procedure:?} {:.0} Hz", opts.rate_hz),
         procedure,
         scn,
         opts,

@@ -11,17 +11,13 @@ use rand_chacha::ChaCha8Rng;
 
 #[path = "common/block_errors.rs"]
 mod block_errors;
-use block_errors::{BlockErrors, block_errors, rmse};
+use block_errors::{BlockErrors, block_errors, randomize_mounting_and_block, rmse, u};
 use stretchwatch::calibration::{WARN_EXPECTED_ERROR_DEG, accuracy_caveat};
 use stretchwatch::model::{Side, StretchType};
-use stretchwatch::sim::{self, Scenario, SimOptions, SwingPosture, SwingStyle, Variant};
+use stretchwatch::sim::{Scenario, SimOptions, SwingPosture, SwingStyle};
 
 /// Number of recordings.
 const CASES: u64 = 120;
-
-fn u(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
-}
 
 /// One poor (or, by chance, good) calibration followed by a 16 s leg raise.
 fn make_case(i: u64) -> (Scenario, SimOptions) {
@@ -47,20 +43,7 @@ fn make_case(i: u64) -> (Scenario, SimOptions) {
     };
     scn.swing_style = style;
     scn.swing_range_deg = u(&mut rng, 28.0, 80.0);
-    for m in scn.mounting_deg.iter_mut().take(2) {
-        let side = f64::from(rng.random_range(0..4u8)) * 90.0;
-        *m = [
-            side + u(&mut rng, -30.0, 30.0),
-            u(&mut rng, -30.0, 30.0),
-            u(&mut rng, -30.0, 30.0),
-        ];
-    }
-    let hold = u(&mut rng, 55.0, 85.0);
-    scn.theta_h = sim::traj::raise_hold_release(2.0, 3.0, hold, 10.0, 3.0).to_vec();
-    scn.theta_k = sim::traj::knee_rest_cycle(0.5, 13.0, u(&mut rng, 0.0, 15.0)).to_vec();
-    let rate_hz = f64::from(rng.random_range(50..=200u32));
-    let mut opts = SimOptions::new(rate_hz, Variant::Realistic, 5000 + i);
-    opts.gyro_bias_max_deg_s = Some(1.5);
+    let opts = randomize_mounting_and_block(&mut rng, &mut scn, 5000 + i);
     (scn, opts)
 }
 

@@ -47,3 +47,36 @@ pub fn block_errors(scn: &Scenario, opts: &SimOptions) -> Result<BlockErrors, St
 pub fn rmse(v: &[f64]) -> f64 {
     (v.iter().map(|e| e * e).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
+
+/// A uniform draw in `[lo, hi)`.
+pub fn u(rng: &mut rand_chacha::ChaCha8Rng, lo: f64, hi: f64) -> f64 {
+    use rand::RngExt;
+    lo + (hi - lo) * rng.random::<f64>()
+}
+
+/// Draws the randomized suites' common part of a case: thigh and shank sensors on any side of
+/// the limb (a quarter turn about the long axis) and ±30° about every axis, a 16 s block with
+/// one leg raise to 55–85° and a knee rest cycle up to 15°, a rate of 50–200 Hz, and realistic
+/// noise with gyro biases up to ±1.5 °/s (noise seed `seed`).
+pub fn randomize_mounting_and_block(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    scn: &mut Scenario,
+    seed: u64,
+) -> SimOptions {
+    use rand::RngExt;
+    for m in scn.mounting_deg.iter_mut().take(2) {
+        let side = f64::from(rng.random_range(0..4u8)) * 90.0;
+        *m = [
+            side + u(rng, -30.0, 30.0),
+            u(rng, -30.0, 30.0),
+            u(rng, -30.0, 30.0),
+        ];
+    }
+    let hold = u(rng, 55.0, 85.0);
+    scn.theta_h = sim::traj::raise_hold_release(2.0, 3.0, hold, 10.0, 3.0).to_vec();
+    scn.theta_k = sim::traj::knee_rest_cycle(0.5, 13.0, u(rng, 0.0, 15.0)).to_vec();
+    let rate_hz = f64::from(rng.random_range(50..=200u32));
+    let mut opts = SimOptions::new(rate_hz, sim::Variant::Realistic, seed);
+    opts.gyro_bias_max_deg_s = Some(1.5);
+    opts
+}
