@@ -193,4 +193,33 @@ fn a_calibration_not_done_keeps_the_previous_one() {
         (rep["hold_angle_deg"].as_f64().unwrap() - 65.0).abs() < 1.0,
         "{rep}"
     );
+    // The stored session's timeline says which calibration the stretch used and that the
+    // later one was not done, as the replay summary does.
+    let db = tmp("not_done.db");
+    let _ = std::fs::remove_file(&db);
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin)
+            .args(args)
+            .env("STRETCHWATCH_DB", &db)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&["replay", "--save", path.to_str().unwrap()]);
+    let shown = run(&["sessions", "show", "1"]);
+    eprintln!("{shown}");
+    let line = |needle: &str| {
+        shown
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no '{needle}' in:\n{shown}"))
+            .to_string()
+    };
+    let done = line("calibrated, quality");
+    let not_done = line("calibration not done");
+    assert!(not_done.contains("the previous one went on"), "{not_done}");
+    let at = |l: &str| l.split_whitespace().next().unwrap().parse::<f64>().unwrap();
+    assert!(at(&done) < block.start_s + 1.0, "{done}");
+    assert!((at(&not_done) - (t + 18.0)).abs() < 1.0, "{not_done}");
 }

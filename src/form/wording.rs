@@ -131,7 +131,7 @@ pub fn describe(e: &Event) -> Option<String> {
             dose_target_s,
             ..
         } => format!(
-            "INFO {total_static_hold_s:.0} s of hold on this side; aim for about {dose_target_s:.0} s in total per side."
+            "INFO {total_static_hold_s:.0} s of hold in this block; aim for about {dose_target_s:.0} s in total per side."
         ),
         Event::WarmupDetected { active_s, .. } => {
             format!("INFO Warm-up detected ({:.0} min of activity).", active_s / 60.0)

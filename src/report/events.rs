@@ -47,7 +47,7 @@ pub fn describe_stored(v: &Value) -> Option<String> {
             f("target_s")
         ),
         "dose_short" => format!(
-            "{:.0} s of hold on this side; aim for about {:.0} s in total per side.",
+            "{:.0} s of hold in this block; aim for about {:.0} s in total per side.",
             f("total_static_hold_s"),
             f("dose_target_s")
         ),
@@ -55,6 +55,34 @@ pub fn describe_stored(v: &Value) -> Option<String> {
         "no_warmup" => {
             "No warm-up noted. Stretching works best after 5–10 min of light activity.".into()
         }
+        "calibration" => match v["state"].as_str()? {
+            "done" if v["nominal"] == true => {
+                "default sensor placement in use (not a calibration of this person)".into()
+            }
+            "done" => {
+                let err = f("expected_error_deg");
+                format!(
+                    "calibrated{}, quality {:.2}{}",
+                    if v["from_recording"] == false {
+                        " from a saved profile"
+                    } else {
+                        ""
+                    },
+                    f("quality"),
+                    if err > crate::calibration::WARN_EXPECTED_ERROR_DEG {
+                        format!(": angles may be off by up to {err:.0}°")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            "refined" => "calibration refined by the movements so far".into(),
+            "not_done" => format!(
+                "calibration not done ({}); the previous one went on",
+                v["reason"].as_str().unwrap_or("no reason given")
+            ),
+            _ => return None,
+        },
         "hip_unavailable" => "Hip angle unavailable (no pelvis sensor): knee feedback only.".into(),
         "data_quality" if v["kind"] == "gap" => {
             format!(

@@ -60,9 +60,46 @@ impl SessionSink for StoreSink<'_> {
             Output::Sample(s) if self.samples => w.push_sample(s),
             Output::Frame(f) => w.push_angles(&f.angles),
             Output::Event(e) => w.add_session_event(e),
-            Output::Calibrated { profile, .. } => w.set_calibration(profile),
+            Output::Calibrated {
+                t_s,
+                profile,
+                from_recording,
+            } => w.set_calibration(profile).and_then(|()| {
+                let q = &profile.quality;
+                let json = serde_json::json!({
+                    "event": "calibration", "t_s": t_s, "state": "done",
+                    "quality": q.score, "expected_error_deg": profile.expected_error_deg(),
+                    "from_recording": from_recording, "nominal": q.is_nominal,
+                });
+                calibration_event(w, *t_s, json)
+            }),
+            Output::CalibrationFailed { t_s, error } => {
+                let json = serde_json::json!({
+                    "event": "calibration", "t_s": t_s, "state": "not_done",
+                    "reason": error.to_string(),
+                });
+                calibration_event(w, *t_s, json)
+            }
+            Output::CalibrationRefined { t_s } => {
+                let json =
+                    serde_json::json!({"event": "calibration", "t_s": t_s, "state": "refined"});
+                calibration_event(w, *t_s, json)
+            }
             _ => Ok(()),
         };
         r.map_err(|e| self.err(e))
     }
+}
+
+/// Stores a `calibration` event (done, refined, not done) so the timeline shows which
+/// calibration each stretch used. A calibration without a sample time has no place on it.
+fn calibration_event(
+    w: &mut SessionWriter<'_>,
+    t_s: f64,
+    json: serde_json::Value,
+) -> Result<(), StoreError> {
+    if !t_s.is_finite() {
+        return Ok(());
+    }
+    w.add_event_json(t_s, "calibration", &json.to_string())
 }
