@@ -35,6 +35,26 @@ fn tool(env: &str, default: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// Starts `stretchwatch serve --simulate SCENARIO` on a free port; returns it and its URL.
+fn serve(db: &Path, scenario: &str, speed: &str) -> (Kill, String) {
+    let mut server = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--simulate", scenario])
+        .args(["--sim-speed", speed])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    out.read_line(&mut url).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (Kill(server), url)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -106,29 +126,7 @@ async fn live_and_review_pages_in_headless_chromium() {
     std::fs::create_dir_all(&dir).unwrap();
     let (_, db) = web_common::db_with_session(&dir, "S1", "2026-11-20T08:00");
 
-    let mut server = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--simulate",
-            "S2",
-            "--sim-speed",
-            SPEED,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    out.read_line(&mut url).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let _server = Kill(server);
-    let url = url.trim().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let (_server, url) = serve(&db, "S2", SPEED);
 
     let wd_port = free_port();
     let _driver = Kill(
@@ -464,6 +462,12 @@ async fn live_and_review_pages_in_headless_chromium() {
         timeline.as_str().unwrap().contains("no bouncing"),
         "{timeline}"
     );
+    assert!(
+        timeline.as_str().unwrap().contains("calibrated, quality"),
+        "{timeline}"
+    );
+    let caveat = js(&c, "return document.getElementById('caveat').hidden").await;
+    assert_eq!(caveat, json!(true), "caveat shown for a good calibration");
     c.goto(&format!("{base}/progress")).await.unwrap();
     wait_for(
         &c,
@@ -474,6 +478,71 @@ async fn live_and_review_pages_in_headless_chromium() {
     )
     .await;
     shot(&c, "review-progress.png").await;
+    poor_calibration_is_said_on_both_pages(&c, &dir, &db).await;
     c.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Poor calibration swings (small, wobbling, the shank twisting): the live page shows the
+/// accuracy line beside the angle, and the stored session's page says it under its figures.
+async fn poor_calibration_is_said_on_both_pages(c: &Client, dir: &Path, db: &Path) {
+    let scenario = dir.join("poor.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"poor swings\"\nstretch = \"supine\"\nside = \"left\"\nduration_s = 60.0\n\
+         swing_range_deg = 31.0\n[calibration_swings]\nwobble_deg = 30.0\nshank_axial_deg = 20.0\n\
+         [[rep]]\nstart_s = 5.0\nentry_s = 4.0\nhold_angle_deg = 65.0\nrelease_s = 38.0\nrelease_dur_s = 3.0\n",
+    )
+    .unwrap();
+    let (_server, url) = serve(db, scenario.to_str().unwrap(), "5");
+    c.goto(&url).await.unwrap();
+    wait_for(c, "the page script", 10.0, "return !!window.__sw", |v| {
+        v == &json!(true)
+    })
+    .await;
+    c.find(Locator::Id("start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let line = wait_for(
+        c,
+        "the accuracy line",
+        60.0,
+        "const a = document.getElementById('accuracy'); return a.hidden ? null : a.textContent",
+        |v| !v.is_null(),
+    )
+    .await;
+    shot(c, "live-poor-calibration.png").await;
+    assert!(
+        line.as_str().unwrap().contains("may be off by up to"),
+        "{line}"
+    );
+    let status = wait_for(
+        c,
+        "the stored poor session",
+        90.0,
+        "return document.getElementById('status').textContent",
+        |v| v.as_str().is_some_and(|s| s.contains("stored (session")),
+    )
+    .await;
+    let id = status.as_str().unwrap().split("session ").nth(1).unwrap();
+    let base = url.trim_end_matches('/');
+    c.goto(&format!("{base}/sessions/{}", id.trim_end_matches(").")))
+        .await
+        .unwrap();
+    let caveat = wait_for(
+        c,
+        "the session page's caveat",
+        10.0,
+        "const a = document.getElementById('caveat'); return a.hidden ? null : a.textContent",
+        |v| !v.is_null(),
+    )
+    .await;
+    shot(c, "review-poor-calibration.png").await;
+    assert!(
+        caveat.as_str().unwrap().contains("may be off by up to"),
+        "{caveat}"
+    );
 }

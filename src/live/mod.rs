@@ -307,7 +307,7 @@ impl LiveSinks<'_> {
                         self.view.notes.clear();
                         if self.baselines.for_block(b.side, b.stretch).is_none() {
                             self.note(format!(
-                                "Range check off: no baseline yet for the {} side, {} stretch (it starts after a few stored sessions; --baseline-deg sets one).",
+                                "Range check off: no baseline yet for the {} side, {} stretch (it starts after a few stored sessions).",
                                 b.side.as_str(),
                                 b.stretch.as_str()
                             ));

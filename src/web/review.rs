@@ -73,7 +73,11 @@ fn row_json(st: &Store, row: &store::SessionRow) -> Result<Value, WebError> {
     let events = st.events(row.id)?;
     let (warnings, advisories) = warning_count(&events);
     let (sides, stretches) = blocks_of(row, &events);
-    let quality = st.calibration(row.id)?.map(|p| p.quality.score);
+    let profile = st.calibration(row.id)?;
+    let quality = profile.as_ref().map(|p| p.quality.score);
+    let caveat = profile
+        .as_ref()
+        .and_then(crate::calibration::accuracy_caveat_short);
     let s = row.summary;
     Ok(json!({
         "id": row.id,
@@ -89,6 +93,7 @@ fn row_json(st: &Store, row: &store::SessionRow) -> Result<Value, WebError> {
         "warnings": warnings,
         "advisories": advisories,
         "calibration_quality": quality,
+        "calibration_caveat": caveat,
         "duration_s": row.t_span_s.map(|(a, b)| b - a),
     }))
 }

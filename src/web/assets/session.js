@@ -111,6 +111,10 @@ function hover(ev) {
   $("value").textContent = SW.fmt(s.stretch_angle_deg, 1, "°");
   $("warning-count").textContent = s.warnings + s.advisories;
   $("quality").textContent = SW.fmt(s.calibration_quality, 2, "");
+  if (s.calibration_caveat) {
+    $("caveat").textContent = "Calibration: " + s.calibration_caveat + ".";
+    $("caveat").hidden = false;
+  }
   $("meta").textContent = s.sides.join(" and ") + " side, " + s.stretches.join(", ") + " · " + s.source + (s.duration_s ? " · " + (s.duration_s / 60).toFixed(1) + " min" : "");
   for (const k of ["angles", "reps", "events", "samples", "sto"]) $("dl-" + k).href = "/api/sessions/" + id + "/download/" + k;
   const tb = document.querySelector("#reps tbody");
