@@ -12,13 +12,11 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod web_common;
-use web_common::BIN;
 /// Playback speed of the simulation (the whole S2 session with calibration in about 30 s).
 const SPEED: &str = "3";
 
@@ -37,22 +35,45 @@ fn tool(env: &str, default: &str) -> Option<PathBuf> {
 
 /// Starts `stretchwatch serve --simulate SCENARIO` on a free port; returns it and its URL.
 fn serve(db: &Path, scenario: &str, speed: &str) -> (Kill, String) {
-    let mut server = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--listen", "127.0.0.1:0", "--simulate", scenario])
-        .args(["--sim-speed", speed])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    out.read_line(&mut url).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let url = url.trim().to_string();
+    let (child, url) = web_common::serve(db, "127.0.0.1:0", scenario, &["--sim-speed", speed]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    (Kill(server), url)
+    (Kill(child), url)
+}
+
+/// Clicks the element `id`.
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits for the element `id` to be shown and returns its text.
+async fn shown_text(c: &Client, what: &str, timeout_s: f64, id: &str) -> String {
+    let script = format!(
+        "const a = document.getElementById('{id}'); return a.hidden ? null : a.textContent"
+    );
+    let v = wait_for(c, what, timeout_s, &script, |v| !v.is_null()).await;
+    v.as_str().unwrap().to_string()
+}
+
+/// Waits for the live page to say the session is stored; returns its id.
+async fn stored_session_id(c: &Client, timeout_s: f64) -> i64 {
+    let status = wait_for(
+        c,
+        "the stored session",
+        timeout_s,
+        "return document.getElementById('status').textContent",
+        |v| v.as_str().is_some_and(|s| s.contains("stored (session")),
+    )
+    .await;
+    let s = status.as_str().unwrap();
+    s.split("session ")
+        .nth(1)
+        .and_then(|t| t.trim_end_matches(").").parse().ok())
+        .unwrap_or_else(|| panic!("no session id in {s:?}"))
 }
 
 fn free_port() -> u16 {
@@ -186,12 +207,7 @@ async fn live_and_review_pages_in_headless_chromium() {
         return true;"#,
     )
     .await;
-    c.find(Locator::Id("start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "start").await;
 
     // Calibration: the steps advance, with a countdown.
     let steps = wait_for(
@@ -307,12 +323,7 @@ async fn live_and_review_pages_in_headless_chromium() {
     );
 
     // The stop advice is one tap away.
-    c.find(Locator::Id("pain"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "pain").await;
     let advice = js(&c, "return getComputedStyle(document.getElementById('advice')).display + '|' + document.getElementById('adviceText').textContent").await;
     shot(&c, "live-stop-advice.png").await;
     assert!(
@@ -322,12 +333,7 @@ async fn live_and_review_pages_in_headless_chromium() {
             .starts_with("flex|Stop now if you feel sharp"),
         "{advice}"
     );
-    c.find(Locator::Id("adviceClose"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "adviceClose").await;
 
     // Spoken cues requested.
     let spoken = js(&c, "return window.__spy").await;
@@ -346,23 +352,7 @@ async fn live_and_review_pages_in_headless_chromium() {
     );
 
     // The session ends with the simulation and is stored.
-    let status = wait_for(
-        &c,
-        "the stored session",
-        90.0,
-        "return document.getElementById('status').textContent",
-        |v| v.as_str().is_some_and(|s| s.contains("stored (session")),
-    )
-    .await;
-    let stored_id: i64 = status
-        .as_str()
-        .unwrap()
-        .split("session ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(").")
-        .parse()
-        .unwrap();
+    let stored_id = stored_session_id(&c, 90.0).await;
     shot(&c, "live-ended.png").await;
     let lat = js(&c, "return window.__sw.lat").await;
     let events = js(&c, "return window.__sw.events").await;
@@ -500,49 +490,15 @@ async fn poor_calibration_is_said_on_both_pages(c: &Client, dir: &Path, db: &Pat
         v == &json!(true)
     })
     .await;
-    c.find(Locator::Id("start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let line = wait_for(
-        c,
-        "the accuracy line",
-        60.0,
-        "const a = document.getElementById('accuracy'); return a.hidden ? null : a.textContent",
-        |v| !v.is_null(),
-    )
-    .await;
+    click(c, "start").await;
+    let line = shown_text(c, "the accuracy line", 60.0, "accuracy").await;
     shot(c, "live-poor-calibration.png").await;
-    assert!(
-        line.as_str().unwrap().contains("may be off by up to"),
-        "{line}"
-    );
-    let status = wait_for(
-        c,
-        "the stored poor session",
-        90.0,
-        "return document.getElementById('status').textContent",
-        |v| v.as_str().is_some_and(|s| s.contains("stored (session")),
-    )
-    .await;
-    let id = status.as_str().unwrap().split("session ").nth(1).unwrap();
-    let base = url.trim_end_matches('/');
-    c.goto(&format!("{base}/sessions/{}", id.trim_end_matches(").")))
+    assert!(line.contains("may be off by up to"), "{line}");
+    let id = stored_session_id(c, 90.0).await;
+    c.goto(&format!("{}/sessions/{id}", url.trim_end_matches('/')))
         .await
         .unwrap();
-    let caveat = wait_for(
-        c,
-        "the session page's caveat",
-        10.0,
-        "const a = document.getElementById('caveat'); return a.hidden ? null : a.textContent",
-        |v| !v.is_null(),
-    )
-    .await;
+    let caveat = shown_text(c, "the session page's caveat", 10.0, "caveat").await;
     shot(c, "review-poor-calibration.png").await;
-    assert!(
-        caveat.as_str().unwrap().contains("may be off by up to"),
-        "{caveat}"
-    );
+    assert!(caveat.contains("may be off by up to"), "{caveat}");
 }

@@ -3,14 +3,13 @@
 //! outside the app is served; bodies are size-limited and validated; on 127.0.0.1 other host
 //! names and other sites' WebSockets are refused.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 mod web_common;
-use web_common::BIN;
 
 struct Server {
     child: Child,
@@ -37,21 +36,7 @@ fn start(listen: &str, name: &str) -> Server {
     let dir = tmpdir(name);
     // One stored session, so there is something to protect.
     let (_, db) = web_common::db_with_session(&dir, "S1", "2026-11-20T08:00");
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--listen", listen, "--simulate", "S1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut first).unwrap();
-    // Keep reading (the QR code follows), so the server never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let url = first.trim();
-    assert!(url.starts_with("http://"), "first line is the URL: {url}");
+    let (child, url) = web_common::serve(&db, listen, "S1", &[]);
     let rest = &url["http://".len()..];
     let hostport = rest.split('/').next().unwrap();
     let port: u16 = hostport.rsplit(':').next().unwrap().parse().unwrap();
