@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use stretchwatch::calibration::accuracy_caveat;
 use stretchwatch::model::{ImuSample, SensorRole, StretchType};
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
 #[path = "common/live_drive.rs"]
 mod live_drive;
 use stretchwatch::replay::{ReplayOptions, replay_samples};
@@ -197,17 +199,13 @@ fn a_calibration_not_done_keeps_the_previous_one() {
     // later one was not done, as the replay summary does.
     let db = tmp("not_done.db");
     let _ = std::fs::remove_file(&db);
-    let run = |args: &[&str]| {
-        let o = std::process::Command::new(bin)
-            .args(args)
-            .env("STRETCHWATCH_DB", &db)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    run(&["replay", "--save", path.to_str().unwrap()]);
-    let shown = run(&["sessions", "show", "1"]);
+    let saved = cli_run::run_for(
+        &["replay".as_ref(), "--save".as_ref(), path.as_os_str()],
+        &db,
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let shown = cli_run::sessions_show(&db, 1);
     eprintln!("{shown}");
     let line = |needle: &str| {
         shown

@@ -2,6 +2,8 @@
 //! (no raw JSON, no spec codes, "1 rep"), and a mistyped `--db` is an error instead of a new
 //! empty database; the same recording is not stored twice.
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
 mod web_common;
 
 use std::process::Command;
@@ -21,14 +23,7 @@ fn sessions_show_speaks_plainly_and_a_missing_database_is_named() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let o = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .args(["sessions", "show", "1"])
-        .output()
-        .unwrap();
-    let show = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{show}");
+    let show = cli_run::sessions_show(&db, 1);
     for want in [
         "summary     1 rep,",
         "Hold still. Ease into the stretch, no bouncing.",

@@ -3,12 +3,14 @@
 //! with their side, stretch and reps, number reps across blocks, tag every event with its block,
 //! and give the dose per side; the store must keep the blocks and the whole session's figures.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use stretchwatch::model::ImuSample;
 use stretchwatch::record::{ImuCsvWriter, RecordingHeader};
 use stretchwatch::sim;
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
 #[path = "common/live_drive.rs"]
 mod live_drive;
 
@@ -60,15 +62,8 @@ fn routine_blocks() -> Vec<(String, String, u64)> {
 }
 
 /// `sessions show 1` on `db` lists the routine's four blocks and each side's reps.
-fn assert_stored_routine(db: &PathBuf) {
-    let o = bin()
-        .arg("--db")
-        .arg(db)
-        .args(["sessions", "show", "1"])
-        .output()
-        .unwrap();
-    let show = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{show}");
+fn assert_stored_routine(db: &Path) {
+    let show = cli_run::sessions_show(db, 1);
     for want in [
         "block 1  left supine",
         "block 2  left seated",

@@ -62,3 +62,15 @@ pub fn has_non_finite(text: &str) -> bool {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
         .any(|w| matches!(w.to_ascii_lowercase().as_str(), "nan" | "inf" | "infinity"))
 }
+
+/// The text of `stretchwatch sessions show ID` on `db`; fails the test if the command fails.
+pub fn sessions_show(db: &Path, id: i64) -> String {
+    let id = id.to_string();
+    let r = run_for(
+        &["sessions".as_ref(), "show".as_ref(), id.as_ref()],
+        db,
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "sessions show {id}: {}\n{}", r.stderr, r.stdout);
+    r.stdout
+}
