@@ -383,7 +383,10 @@ impl FormEngine {
                 self.t_prev = Some(t);
                 return;
             }
-            self.init_core(dt.clamp(1.0 / 1000.0, 1.0 / 20.0));
+            // Any rate the recording formats accept (a Movesense streams up to 1666 Hz, a
+            // WitMotion down to 10 Hz): every frame counts for its own interval.
+            let rates = crate::limits::RATE_HZ;
+            self.init_core(dt.clamp(1.0 / rates.end(), 1.0 / rates.start()));
         }
         match self.block {
             Block::Ended => return,
