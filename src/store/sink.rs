@@ -65,25 +65,26 @@ impl SessionSink for StoreSink<'_> {
                 profile,
                 from_recording,
             } => w.set_calibration(profile).and_then(|()| {
-                let q = &profile.quality;
-                let json = serde_json::json!({
-                    "event": "calibration", "t_s": t_s, "state": "done",
-                    "quality": q.score, "expected_error_deg": profile.expected_error_deg(),
-                    "from_recording": from_recording, "nominal": q.is_nominal,
-                });
-                calibration_event(w, *t_s, json)
+                calibration_event(
+                    w,
+                    &CalibrationRecord {
+                        quality: Some(profile.quality.score),
+                        expected_error_deg: Some(profile.expected_error_deg()),
+                        from_recording: Some(*from_recording),
+                        nominal: Some(profile.quality.is_nominal),
+                        ..CalibrationRecord::new(*t_s, "done")
+                    },
+                )
             }),
-            Output::CalibrationFailed { t_s, error } => {
-                let json = serde_json::json!({
-                    "event": "calibration", "t_s": t_s, "state": "not_done",
-                    "reason": error.to_string(),
-                });
-                calibration_event(w, *t_s, json)
-            }
+            Output::CalibrationFailed { t_s, error } => calibration_event(
+                w,
+                &CalibrationRecord {
+                    reason: Some(error.to_string()),
+                    ..CalibrationRecord::new(*t_s, "not_done")
+                },
+            ),
             Output::CalibrationRefined { t_s } => {
-                let json =
-                    serde_json::json!({"event": "calibration", "t_s": t_s, "state": "refined"});
-                calibration_event(w, *t_s, json)
+                calibration_event(w, &CalibrationRecord::new(*t_s, "refined"))
             }
             _ => Ok(()),
         };
@@ -91,15 +92,48 @@ impl SessionSink for StoreSink<'_> {
     }
 }
 
-/// Stores a `calibration` event (done, refined, not done) so the timeline shows which
-/// calibration each stretch used. A calibration without a sample time has no place on it.
-fn calibration_event(
-    w: &mut SessionWriter<'_>,
+/// The stored `calibration` event: done (with its quality), refined, or not done (with why).
+#[derive(serde::Serialize)]
+struct CalibrationRecord {
+    event: &'static str,
     t_s: f64,
-    json: serde_json::Value,
-) -> Result<(), StoreError> {
-    if !t_s.is_finite() {
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_error_deg: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_recording: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nominal: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl CalibrationRecord {
+    fn new(t_s: f64, state: &'static str) -> Self {
+        CalibrationRecord {
+            event: "calibration",
+            t_s,
+            state,
+            quality: None,
+            expected_error_deg: None,
+            from_recording: None,
+            nominal: None,
+            reason: None,
+        }
+    }
+}
+
+/// Stores a `calibration` event so the timeline shows which calibration each stretch used. A
+/// calibration without a sample time has no place on it.
+fn calibration_event(w: &mut SessionWriter<'_>, rec: &CalibrationRecord) -> Result<(), StoreError> {
+    if !rec.t_s.is_finite() {
         return Ok(());
     }
-    w.add_event_json(t_s, "calibration", &json.to_string())
+    let json = serde_json::to_string(rec).map_err(|e| StoreError::BadEvent {
+        t_s: rec.t_s,
+        message: e.to_string(),
+    })?;
+    w.add_event_json(rec.t_s, "calibration", &json)
 }
