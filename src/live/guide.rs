@@ -172,6 +172,12 @@ const MIN_SWING_PEAKS: u32 = 6;
 const SWINGS_END_S: f64 = 2.5;
 /// The swing window reaches this far beyond the first and last peak, seconds.
 const SWING_MARGIN_S: f64 = 0.6;
+/// Before the first swing the thigh turns faster than this only while the person sits down (or
+/// shifts), rad/s (about 30 °/s); the swing window starts after it, so that no sitting down is
+/// taken for the knee's hinge.
+const THIGH_SETTLED_RAD_S: f64 = 0.5;
+/// Time after the thigh settles before the swing window may start, seconds.
+const THIGH_SETTLE_MARGIN_S: f64 = 0.2;
 
 /// Recognises the calibration procedure done again without a key: standing still, then swinging
 /// the lower leg, as at the start of the session (typically after moving the sensors to the
@@ -187,6 +193,8 @@ pub struct ProcedureDetector {
     first_peak_s: f64,
     last_peak_s: f64,
     armed: bool,
+    /// Last time before the first swing that the thigh turned fast (sitting down), s.
+    thigh_moved_s: f64,
 }
 
 impl ProcedureDetector {
@@ -228,6 +236,9 @@ impl ProcedureDetector {
         }
         if self.peaks == 0 {
             self.armed |= self.still_since.is_some();
+            if thigh > THIGH_SETTLED_RAD_S {
+                self.thigh_moved_s = t;
+            }
             if t - standing.end_s > PROCEDURE_SWING_WAIT_S {
                 self.standing = None;
                 return None;
@@ -245,7 +256,11 @@ impl ProcedureDetector {
             let found = (self.peaks >= MIN_SWING_PEAKS).then(|| CalibrationWindows {
                 static_w: standing,
                 functional_w: TimeWindow {
-                    start_s: round_ms((self.first_peak_s - SWING_MARGIN_S).max(standing.end_s)),
+                    start_s: round_ms(
+                        (self.first_peak_s - SWING_MARGIN_S)
+                            .max(standing.end_s)
+                            .max(self.thigh_moved_s + THIGH_SETTLE_MARGIN_S),
+                    ),
                     end_s: round_ms(self.last_peak_s + SWING_MARGIN_S),
                 },
                 pelvis_w: None,
@@ -297,5 +312,33 @@ mod tests {
             assert!((rel(w.functional_w.start_s) - 6.0).abs() < 0.7, "{w:?}");
             assert!((rel(w.functional_w.end_s) - 18.0).abs() < 0.7, "{w:?}");
         }
+    }
+
+    /// Seated swings after standing: the person sits down between the two (S2: 5–6 s). The swing
+    /// window starts once the thigh has settled, not half-way through sitting down.
+    #[test]
+    fn the_swing_window_leaves_out_sitting_down() {
+        let scn = sim::preset("S2").unwrap();
+        let out = sim::simulate(
+            &scn,
+            &sim::SimOptions::new(100.0, sim::Variant::Realistic, 5),
+        );
+        let mut d = ProcedureDetector::default();
+        let w = out
+            .samples
+            .iter()
+            .find_map(|s| d.push(s))
+            .expect("the procedure is recognised");
+        // The thigh's last fast sample before the swings.
+        let settled = out
+            .samples
+            .iter()
+            .filter(|s| s.role == crate::model::SensorRole::Thigh && s.t_s < 7.0)
+            .filter(|s| s.gyr_rad_s.norm() > THIGH_SETTLED_RAD_S)
+            .map(|s| s.t_s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(settled > 5.5, "S2 sits down around 5–6 s: {settled}");
+        assert!(w.functional_w.start_s > settled, "{w:?}, settled {settled}");
+        assert!((w.functional_w.end_s - 18.0).abs() < 0.7, "{w:?}");
     }
 }
