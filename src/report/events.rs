@@ -59,23 +59,19 @@ pub fn describe_stored(v: &Value) -> Option<String> {
             "done" if v["nominal"] == true => {
                 "default sensor placement in use (not a calibration of this person)".into()
             }
-            "done" => {
-                let err = f("expected_error_deg");
-                format!(
-                    "calibrated{}, quality {:.2}{}",
-                    if v["from_recording"] == false {
-                        " from a saved profile"
-                    } else {
-                        ""
-                    },
-                    f("quality"),
-                    if err > crate::calibration::WARN_EXPECTED_ERROR_DEG {
-                        format!(": angles may be off by up to {err:.0}°")
-                    } else {
-                        String::new()
-                    }
-                )
-            }
+            "done" => format!(
+                "calibrated{}, quality {:.2}{}",
+                if v["from_recording"] == false {
+                    " from a saved profile"
+                } else {
+                    ""
+                },
+                f("quality"),
+                v["caveat"]
+                    .as_str()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            ),
             "refined" => "calibration refined by the movements so far".into(),
             "not_done" => format!(
                 "calibration not done ({}); the previous one went on",

@@ -72,6 +72,7 @@ impl SessionSink for StoreSink<'_> {
                         expected_error_deg: Some(profile.expected_error_deg()),
                         from_recording: Some(*from_recording),
                         nominal: Some(profile.quality.is_nominal),
+                        caveat: crate::calibration::accuracy_caveat_short(profile),
                         ..CalibrationRecord::new(*t_s, "done")
                     },
                 )
@@ -106,6 +107,9 @@ struct CalibrationRecord {
     from_recording: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nominal: Option<bool>,
+    /// "angles may be off by up to N°", when the calibration says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caveat: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
@@ -120,6 +124,7 @@ impl CalibrationRecord {
             expected_error_deg: None,
             from_recording: None,
             nominal: None,
+            caveat: None,
             reason: None,
         }
     }
